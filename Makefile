@@ -1,0 +1,57 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= $(or $(IMAGEBOARD_PORT),8080)
+export IMAGEBOARD_PORT := $(PORT)
+
+.PHONY: run test lint install install-dev browser demo messages clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## Serve the site on http://127.0.0.1:$(PORT) with the embedded defaults (SQLite, local disk).
+run: install
+	$(BIN)/imageboard init
+	$(BIN)/imageboard serve --port $(PORT)
+
+## Fill the boards with demo threads.
+demo: install
+	$(BIN)/imageboard init
+	$(BIN)/imageboard demo
+
+## Headless Chromium for the browser tests: Debian's package where we are root, else Playwright's.
+browser: install-dev
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else $(BIN)/playwright install chromium; fi
+
+## Install the development tools and run the whole test suite.
+test: install-dev browser
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: install-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## Extract UI strings into the translation template (then update the .po files).
+messages: install-dev
+	$(BIN)/pybabel extract -F babel.cfg -o src/imageboard/locale/messages.pot src/imageboard
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

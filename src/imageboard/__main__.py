@@ -1,0 +1,3 @@
+from imageboard.cli import main
+
+main()

@@ -1,0 +1,42 @@
+"""Boards, threads and posts: the heart of the site.
+
+Other contexts use only what is exported here.
+"""
+
+from imageboard.boards.markup import comment_excerpt
+from imageboard.boards.schemas import (
+    BOARD_URI,
+    Backlink,
+    BoardPage,
+    BoardSpec,
+    BoardSummary,
+    BoardView,
+    CatalogEntry,
+    CatalogSort,
+    NewPost,
+    OverboardPage,
+    PostCreated,
+    PostView,
+    ThreadState,
+    ThreadView,
+)
+from imageboard.boards.service import BoardsService
+
+__all__ = [
+    "BOARD_URI",
+    "Backlink",
+    "BoardPage",
+    "BoardSpec",
+    "BoardSummary",
+    "BoardView",
+    "BoardsService",
+    "CatalogEntry",
+    "CatalogSort",
+    "NewPost",
+    "OverboardPage",
+    "PostCreated",
+    "PostView",
+    "ThreadState",
+    "ThreadView",
+    "comment_excerpt",
+]

@@ -1,0 +1,115 @@
+"""Tables of the boards context: boards, threads, posts and the quotes between posts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from imageboard.core.db import Base
+from imageboard.core.types import UTCDateTime
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Board(Base):
+    __tablename__ = "boards"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    uri: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    work_safe: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    threads_per_page: Mapped[int] = mapped_column(Integer, default=15)
+    pages: Mapped[int] = mapped_column(Integer, default=10)
+    bump_limit: Mapped[int] = mapped_column(Integer, default=300)
+    image_limit: Mapped[int] = mapped_column(Integer, default=150)
+    max_comment_length: Mapped[int] = mapped_column(Integer, default=2000)
+    forced_anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    default_name: Mapped[str] = mapped_column(String(50), default="Anonymous")
+    poster_ids: Mapped[bool] = mapped_column(Boolean, default=False)
+    text_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    require_subject: Mapped[bool] = mapped_column(Boolean, default=False)
+    require_file: Mapped[bool] = mapped_column(Boolean, default=True)
+    country_flags: Mapped[bool] = mapped_column(Boolean, default=False)
+    cyclic_limit: Mapped[int] = mapped_column(Integer, default=250)
+    archive_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    archive_days: Mapped[int] = mapped_column(Integer, default=7)
+
+    # The last post number handed out; bumped in the posting transaction, never decreased.
+    last_post_no: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Thread(Base):
+    __tablename__ = "threads"
+    __table_args__ = (
+        UniqueConstraint("board_id", "no"),
+        # Board index and catalog: live threads in bump order, stickies first.
+        Index("ix_threads_board_live_bump", "board_id", "archived", "sticky", "bumped_at"),
+        Index("ix_threads_archived_at", "archived", "archived_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"))
+    no: Mapped[int] = mapped_column(BigInteger)
+    subject: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    bumped_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reply_count: Mapped[int] = mapped_column(Integer, default=0)
+    file_count: Mapped[int] = mapped_column(Integer, default=0)
+    sticky: Mapped[bool] = mapped_column(Boolean, default=False)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    cyclic: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("board_id", "no"),
+        Index("ix_posts_thread_no", "thread_id", "no"),
+        Index("ix_posts_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"))
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
+    no: Mapped[int] = mapped_column(BigInteger)
+    is_op: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    tripcode: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    capcode: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    subject: Mapped[str] = mapped_column(String(100), default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
+    comment_html: Mapped[str] = mapped_column(Text, default="")
+    sage: Mapped[bool] = mapped_column(Boolean, default=False)
+    poster_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    country_code: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    country_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Personal data: kept only for moderation, removed after the retention period.
+    ip: Mapped[str | None] = mapped_column(String(45), nullable=True)
+    password_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PostQuote(Base):
+    """``>>123`` links, kept so backlinks are one indexed query instead of a parse of every post."""
+
+    __tablename__ = "post_quotes"
+    __table_args__ = (Index("ix_post_quotes_target", "target_board_id", "target_no"),)
+
+    source_post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    target_board_id: Mapped[int] = mapped_column(
+        ForeignKey("boards.id", ondelete="CASCADE"), primary_key=True
+    )
+    target_no: Mapped[int] = mapped_column(BigInteger, primary_key=True)

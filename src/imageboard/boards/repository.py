@@ -1,0 +1,287 @@
+"""Every query of the boards context. Functions take the session type they need, so a
+write can never run on a replica session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, literal_column, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from imageboard.boards.models import Board, Post, PostQuote, Thread
+from imageboard.core.db import ReadSession, WriteSession
+
+AnySession = ReadSession | WriteSession | AsyncSession
+
+
+# --- boards -----------------------------------------------------------------------------
+
+async def board_by_uri(session: AnySession, uri: str) -> Board | None:
+    result = await session.execute(select(Board).where(Board.uri == uri))
+    return result.scalar_one_or_none()
+
+
+async def all_boards(session: AnySession) -> Sequence[Board]:
+    return (await session.execute(select(Board).order_by(Board.uri))).scalars().all()
+
+
+async def board_uris(session: AnySession, uris: Iterable[str]) -> set[str]:
+    wanted = set(uris)
+    if not wanted:
+        return set()
+    rows = await session.execute(select(Board.uri).where(Board.uri.in_(wanted)))
+    return set(rows.scalars().all())
+
+
+async def count_boards(session: AnySession) -> int:
+    return int((await session.execute(select(func.count()).select_from(Board))).scalar_one())
+
+
+async def board_activity(session: AnySession, since: datetime) -> dict[int, tuple[int, datetime | None]]:
+    """Posts per board since ``since``, and each board's last post time."""
+    recent = (
+        select(Post.board_id, func.count().label("n"))
+        .where(Post.created_at >= since)
+        .group_by(Post.board_id)
+    )
+    last = select(Post.board_id, func.max(Post.created_at).label("last")).group_by(Post.board_id)
+    counts = {row.board_id: int(row.n) for row in await session.execute(recent)}
+    activity: dict[int, tuple[int, datetime | None]] = {}
+    for row in await session.execute(last):
+        activity[row.board_id] = (counts.get(row.board_id, 0), row.last)
+    return activity
+
+
+async def add_board(session: WriteSession, board: Board) -> Board:
+    session.add(board)
+    await session.flush()
+    return board
+
+
+async def take_post_number(session: WriteSession, board_id: int) -> int:
+    """Hand out the board's next post number. The UPDATE locks the board row until commit,
+    so concurrent posters on one board are serialised here and no number repeats."""
+    result = await session.execute(
+        update(Board)
+        .where(Board.id == board_id)
+        .values(last_post_no=Board.last_post_no + 1)
+        .returning(Board.last_post_no)
+    )
+    return int(result.scalar_one())
+
+
+async def touch_board(session: WriteSession, board_id: int, when: datetime) -> None:
+    await session.execute(update(Board).where(Board.id == board_id).values(updated_at=when))
+
+
+# --- threads ----------------------------------------------------------------------------
+
+async def thread_by_no(session: AnySession, board_id: int, no: int, *, for_update: bool = False) -> Thread | None:
+    query = select(Thread).where(Thread.board_id == board_id, Thread.no == no)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def add_thread(session: WriteSession, thread: Thread) -> Thread:
+    session.add(thread)
+    await session.flush()
+    return thread
+
+
+def _live(board_id: int) -> Any:
+    return and_(Thread.board_id == board_id, Thread.archived.is_(False))
+
+
+async def count_live_threads(session: AnySession, board_id: int) -> int:
+    query = select(func.count()).select_from(Thread).where(_live(board_id))
+    return int((await session.execute(query)).scalar_one())
+
+
+async def live_threads(session: AnySession, board_id: int, *, offset: int, limit: int) -> Sequence[Thread]:
+    query = (
+        select(Thread)
+        .where(_live(board_id))
+        .order_by(Thread.sticky.desc(), Thread.bumped_at.desc(), Thread.no.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def catalog_threads(session: AnySession, board_id: int, sort: str) -> Sequence[Thread]:
+    order = {
+        "bump": (Thread.sticky.desc(), Thread.bumped_at.desc(), Thread.no.desc()),
+        "created": (Thread.sticky.desc(), Thread.no.desc()),
+        "replies": (Thread.sticky.desc(), Thread.reply_count.desc(), Thread.no.desc()),
+    }[sort]
+    return (await session.execute(select(Thread).where(_live(board_id)).order_by(*order))).scalars().all()
+
+
+async def threads_past_capacity(session: WriteSession, board_id: int, capacity: int) -> Sequence[Thread]:
+    """Live, non-sticky threads that have fallen off the last page."""
+    query = (
+        select(Thread)
+        .where(_live(board_id), Thread.sticky.is_(False))
+        .order_by(Thread.bumped_at.desc(), Thread.no.desc())
+        .offset(capacity)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def archived_threads(session: AnySession, board_id: int) -> Sequence[Thread]:
+    query = (
+        select(Thread)
+        .where(Thread.board_id == board_id, Thread.archived.is_(True))
+        .order_by(Thread.archived_at.desc(), Thread.no.desc())
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def archived_before(session: WriteSession, board_id: int, cutoff: datetime) -> Sequence[Thread]:
+    query = select(Thread).where(
+        Thread.board_id == board_id, Thread.archived.is_(True), Thread.archived_at < cutoff
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def overboard_threads(session: AnySession, *, work_safe_only: bool, offset: int, limit: int) -> Sequence[tuple[Thread, Board]]:
+    query = (
+        select(Thread, Board)
+        .join(Board, Board.id == Thread.board_id)
+        .where(Thread.archived.is_(False))
+        .order_by(Thread.bumped_at.desc(), Thread.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    if work_safe_only:
+        query = query.where(Board.work_safe.is_(True))
+    return [(row[0], row[1]) for row in (await session.execute(query)).all()]
+
+
+async def delete_thread(session: WriteSession, thread_id: int) -> None:
+    await session.execute(delete(Post).where(Post.thread_id == thread_id))
+    await session.execute(delete(Thread).where(Thread.id == thread_id))
+
+
+# --- posts ------------------------------------------------------------------------------
+
+async def add_post(session: WriteSession, post: Post) -> Post:
+    session.add(post)
+    await session.flush()
+    return post
+
+
+async def add_quotes(session: WriteSession, source_post_id: int, targets: Iterable[tuple[int, int]]) -> None:
+    for board_id, no in set(targets):
+        session.add(PostQuote(source_post_id=source_post_id, target_board_id=board_id, target_no=no))
+    await session.flush()
+
+
+async def post_by_no(session: AnySession, board_id: int, no: int) -> Post | None:
+    query = select(Post).where(Post.board_id == board_id, Post.no == no)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def posts_of_thread(session: AnySession, thread_id: int) -> Sequence[Post]:
+    query = select(Post).where(Post.thread_id == thread_id).order_by(Post.no)
+    return (await session.execute(query)).scalars().all()
+
+
+async def opening_posts(session: AnySession, thread_ids: Sequence[int]) -> dict[int, Post]:
+    if not thread_ids:
+        return {}
+    query = select(Post).where(Post.thread_id.in_(thread_ids), Post.is_op.is_(True))
+    return {post.thread_id: post for post in (await session.execute(query)).scalars()}
+
+
+async def last_replies(session: AnySession, thread_ids: Sequence[int], count: int) -> dict[int, list[Post]]:
+    """The last ``count`` replies of each thread, oldest first, in one query."""
+    result: dict[int, list[Post]] = {thread_id: [] for thread_id in thread_ids}
+    if not thread_ids or count <= 0:
+        return result
+    ranked = (
+        select(
+            Post.id,
+            func.row_number().over(partition_by=Post.thread_id, order_by=Post.no.desc()).label("rank"),
+        )
+        .where(Post.thread_id.in_(thread_ids), Post.is_op.is_(False))
+        .subquery()
+    )
+    query = (
+        select(Post)
+        .join(ranked, ranked.c.id == Post.id)
+        .where(ranked.c.rank <= count)
+        .order_by(Post.thread_id, Post.no)
+    )
+    for post in (await session.execute(query)).scalars():
+        result[post.thread_id].append(post)
+    return result
+
+
+async def thread_numbers_of(session: AnySession, wanted: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """For quoted (board URI, post number) pairs, the number of the thread each post is in."""
+    pairs = set(wanted)
+    if not pairs:
+        return {}
+    query = (
+        select(Board.uri, Post.no, Thread.no)
+        .join(Post, Post.board_id == Board.id)
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(or_(*(and_(Board.uri == uri, Post.no == no) for uri, no in pairs)))
+    )
+    return {(uri, no): thread_no for uri, no, thread_no in (await session.execute(query)).all()}
+
+
+async def backlinks_to(session: AnySession, board_id: int, target_nos: Sequence[int]) -> list[tuple[int, str, int, int]]:
+    """(quoted post number, quoting board URI, quoting thread number, quoting post number)."""
+    if not target_nos:
+        return []
+    query = (
+        select(PostQuote.target_no, Board.uri, Thread.no, Post.no)
+        .join(Post, Post.id == PostQuote.source_post_id)
+        .join(Thread, Thread.id == Post.thread_id)
+        .join(Board, Board.id == Post.board_id)
+        .where(PostQuote.target_board_id == board_id, PostQuote.target_no.in_(target_nos))
+        .order_by(Post.board_id, Post.no)
+    )
+    return [(int(a), str(b), int(c), int(d)) for a, b, c, d in (await session.execute(query)).all()]
+
+
+async def delete_posts(session: WriteSession, post_ids: Sequence[int]) -> None:
+    if post_ids:
+        await session.execute(delete(Post).where(Post.id.in_(post_ids)))
+
+
+async def oldest_replies(session: WriteSession, thread_id: int, count: int) -> Sequence[Post]:
+    query = (
+        select(Post)
+        .where(Post.thread_id == thread_id, Post.is_op.is_(False))
+        .order_by(Post.no)
+        .limit(count)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def thread_reply_stats(session: WriteSession, thread_id: int) -> tuple[int, list[tuple[datetime, bool]]]:
+    """Reply count and, in order, each reply's (time, sage) — what the bump time is rebuilt from."""
+    query = (
+        select(Post.created_at, Post.sage)
+        .where(Post.thread_id == thread_id, Post.is_op.is_(False))
+        .order_by(Post.no)
+    )
+    rows = [(row[0], bool(row[1])) for row in (await session.execute(query)).all()]
+    return len(rows), rows
+
+
+async def unique_poster_counts(session: AnySession, thread_ids: Sequence[int]) -> dict[int, int]:
+    if not thread_ids:
+        return {}
+    query = (
+        select(Post.thread_id, func.count(func.distinct(func.coalesce(Post.ip, literal_column("''")))))
+        .where(Post.thread_id.in_(thread_ids))
+        .group_by(Post.thread_id)
+    )
+    return {int(a): int(b) for a, b in (await session.execute(query)).all()}

@@ -1,0 +1,427 @@
+"""Use cases of the boards context: posting, deleting, and reading boards and threads.
+
+The service never commits: ``Database.writer()`` is the unit of work around each use case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from imageboard.boards import repository as repo
+from imageboard.boards.markup import QuoteRef, comment_excerpt, find_quotes, render_comment
+from imageboard.boards.models import Board, Post, Thread
+from imageboard.boards.poster_ids import poster_id
+from imageboard.boards.schemas import (
+    Backlink,
+    BoardPage,
+    BoardSpec,
+    BoardSummary,
+    BoardView,
+    CatalogEntry,
+    CatalogSort,
+    NewPost,
+    OverboardPage,
+    PostCreated,
+    PostView,
+    ThreadState,
+    ThreadView,
+)
+from imageboard.boards.tripcodes import sign
+from imageboard.core.clock import utcnow
+from imageboard.core.db import Database, ReadSession, WriteSession
+from imageboard.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from imageboard.core.geoip import country_of
+
+MAX_NAME = 100
+MAX_SUBJECT = 100
+MAX_OPTIONS = 100
+MAX_PASSWORD = 128
+INDEX_REPLIES = 5
+BOARD_LINK = re.compile(r">>>/([a-z0-9]{1,32})/")
+
+
+class BoardsService:
+    def __init__(self, db: Database, *, secret: bytes, clock: Callable[[], datetime] = utcnow) -> None:
+        self.db = db
+        self.secret = secret
+        self.clock = clock
+
+    # --- boards -----------------------------------------------------------------------
+
+    async def create_board(self, spec: BoardSpec) -> BoardView:
+        now = self.clock()
+        async with self.db.writer() as session:
+            if await repo.board_by_uri(session, spec.uri):
+                raise Conflict(f"/{spec.uri}/ already exists", field="uri", code="board_exists")
+            board = await repo.add_board(
+                session, Board(**spec.model_dump(), last_post_no=0, created_at=now, updated_at=now)
+            )
+            return board_view(board)
+
+    async def list_boards(self) -> list[BoardView]:
+        async with self.db.reader() as session:
+            return [board_view(board) for board in await repo.all_boards(session)]
+
+    async def count_boards(self) -> int:
+        async with self.db.reader() as session:
+            return await repo.count_boards(session)
+
+    async def get_board(self, uri: str) -> BoardView:
+        async with self.db.reader() as session:
+            return board_view(await _board_or_404(session, uri))
+
+    async def home(self) -> list[BoardSummary]:
+        async with self.db.reader() as session:
+            boards = await repo.all_boards(session)
+            activity = await repo.board_activity(session, self.clock() - timedelta(days=1))
+        return [
+            BoardSummary(board_view(b), *activity.get(b.id, (0, None))) for b in boards
+        ]
+
+    # --- posting ----------------------------------------------------------------------
+
+    async def create_post(self, new: NewPost) -> PostCreated:
+        options = _options(new.options)
+        now = self.clock()
+        async with self.db.writer() as session:
+            board = await _board_or_404(session, new.board)
+            self._validate(board, new)
+            number = await repo.take_post_number(session, board.id)
+            thread = await self._thread_for(session, board, new, number, now)
+            post = await self._write_post(session, board, thread, new, number, now, sage="sage" in options)
+            if post.is_op:
+                await self._archive_overflow(session, board, now)
+            else:
+                await self._after_reply(session, board, thread, post, now)
+            await repo.touch_board(session, board.id, now)
+        return PostCreated(board=board.uri, thread_no=thread.no, post_no=number, noko="nonoko" not in options)
+
+    def _validate(self, board: Board, new: NewPost) -> None:
+        comment = new.comment.strip()
+        if len(new.name) > MAX_NAME:
+            raise InvalidInput(f"The name is too long: at most {MAX_NAME} characters.", field="name")
+        if len(new.subject) > MAX_SUBJECT:
+            raise InvalidInput(f"The subject is too long: at most {MAX_SUBJECT} characters.", field="sub")
+        if len(new.options) > MAX_OPTIONS:
+            raise InvalidInput(f"The options field is too long: at most {MAX_OPTIONS} characters.", field="email")
+        if len(new.password) > MAX_PASSWORD:
+            raise InvalidInput(f"The password is too long: at most {MAX_PASSWORD} characters.", field="pwd")
+        if len(comment) > board.max_comment_length:
+            raise InvalidInput(
+                f"The comment is too long: {len(comment)} characters, at most {board.max_comment_length} on /{board.uri}/.",
+                field="com",
+            )
+        if new.has_files and board.text_only:
+            raise InvalidInput(f"/{board.uri}/ is text-only: post without a file.", field="upfile")
+        if new.thread_no == 0:
+            if board.require_subject and not new.subject.strip():
+                raise InvalidInput("A new thread needs a subject.", field="sub")
+            if board.require_file and not board.text_only and not new.has_files:
+                raise InvalidInput("A new thread needs a file.", field="upfile")
+        if not comment and not new.has_files:
+            raise InvalidInput("The post is empty: write a comment or attach a file.", field="com")
+
+    async def _thread_for(
+        self, session: WriteSession, board: Board, new: NewPost, number: int, now: datetime
+    ) -> Thread:
+        if new.thread_no == 0:
+            return await repo.add_thread(
+                session,
+                Thread(
+                    board_id=board.id, no=number, subject=new.subject.strip(), created_at=now,
+                    bumped_at=now, updated_at=now, reply_count=0, file_count=0,
+                ),
+            )
+        thread = await repo.thread_by_no(session, board.id, new.thread_no, for_update=True)
+        if thread is None:
+            raise NotFound(
+                f"Thread No.{new.thread_no} does not exist on /{board.uri}/ (it may have been deleted).",
+                field="resto", code="thread_not_found",
+            )
+        if thread.archived:
+            raise Forbidden("This thread is archived: it can be read but no longer replied to.", code="thread_archived")
+        if thread.locked:
+            raise Forbidden("This thread is closed: no more replies are accepted.", code="thread_locked")
+        return thread
+
+    async def _write_post(
+        self, session: WriteSession, board: Board, thread: Thread, new: NewPost,
+        number: int, now: datetime, *, sage: bool,
+    ) -> Post:
+        signature = sign("" if board.forced_anonymous else new.name, secret=self.secret)
+        comment = _clean_text(new.comment)
+        quotes = find_quotes(comment, board=board.uri)
+        targets = await repo.thread_numbers_of(session, ((q.board, q.post_no) for q in quotes))
+        known = await repo.board_uris(session, _linked_boards(comment) | {q.board for q in quotes})
+        html = render_comment(
+            comment, board=board.uri, thread_no=thread.no,
+            targets={QuoteRef(b, n): t for (b, n), t in targets.items()}, known_boards=known,
+        )
+        country = country_of(new.ip) if board.country_flags and new.ip else None
+        post = await repo.add_post(
+            session,
+            Post(
+                board_id=board.id, thread_id=thread.id, no=number, is_op=new.thread_no == 0,
+                created_at=now, name=signature.name or board.default_name, tripcode=signature.tripcode,
+                subject=new.subject.strip() if new.thread_no == 0 else "", comment=comment,
+                comment_html=html, sage=sage,
+                poster_id=poster_id(new.ip, board=board.uri, thread_no=thread.no, secret=self.secret)
+                if board.poster_ids and new.ip else None,
+                country_code=country.code if country else None,
+                country_name=country.name if country else None,
+                ip=new.ip, password_digest=self._digest(new.password) if new.password else None,
+            ),
+        )
+        quoted_here = [q for q in quotes if (q.board, q.post_no) in targets]
+        if quoted_here:
+            ids = {b.uri: b.id for b in await repo.all_boards(session) if b.uri in {q.board for q in quoted_here}}
+            await repo.add_quotes(session, post.id, ((ids[q.board], q.post_no) for q in quoted_here))
+        return post
+
+    async def _after_reply(self, session: WriteSession, board: Board, thread: Thread, post: Post, now: datetime) -> None:
+        thread.reply_count += 1
+        thread.updated_at = now
+        if not post.sage and thread.reply_count <= board.bump_limit:
+            thread.bumped_at = now
+        if thread.cyclic and thread.reply_count > board.cyclic_limit:
+            surplus = await repo.oldest_replies(session, thread.id, thread.reply_count - board.cyclic_limit)
+            await repo.delete_posts(session, [p.id for p in surplus])
+            thread.reply_count -= len(surplus)
+        await session.flush()
+
+    async def _archive_overflow(self, session: WriteSession, board: Board, now: datetime) -> None:
+        """Threads pushed off the last page go to the archive, or are pruned when the board
+        keeps none — never dropped without a trace."""
+        for thread in await repo.threads_past_capacity(session, board.id, board.threads_per_page * board.pages):
+            if board.archive_enabled and board.archive_days > 0:
+                thread.archived = True
+                thread.archived_at = now
+                thread.updated_at = now
+            else:
+                await repo.delete_thread(session, thread.id)
+        await session.flush()
+
+    # --- deleting by the poster ---------------------------------------------------------
+
+    async def delete_own_post(self, board_uri: str, no: int, password: str, *, file_only: bool = False) -> bool:
+        """Delete a post (a thread, if it is the opening post) whose deletion password matches.
+        Returns True when a whole thread was removed."""
+        async with self.db.writer() as session:
+            board = await _board_or_404(session, board_uri)
+            post = await repo.post_by_no(session, board.id, no)
+            if post is None:
+                raise NotFound(f"Post No.{no} does not exist on /{board.uri}/.", code="post_not_found")
+            if not password or not post.password_digest or not hmac.compare_digest(
+                post.password_digest, self._digest(password)
+            ):
+                raise Forbidden("Wrong password: this post was made with another deletion password.", field="pwd", code="wrong_password")
+            if file_only:
+                raise InvalidInput("This post has no file to delete.", code="no_file")
+            now = self.clock()
+            if post.is_op:
+                await repo.delete_thread(session, post.thread_id)
+                await repo.touch_board(session, board.id, now)
+                return True
+            await repo.delete_posts(session, [post.id])
+            await self._rebuild_thread(session, board, post.thread_id, now)
+            await repo.touch_board(session, board.id, now)
+            return False
+
+    async def _rebuild_thread(self, session: WriteSession, board: Board, thread_id: int, now: datetime) -> None:
+        """After replies vanish, the thread's counters and bump time are what the remaining
+        replies make them — so deleting a spammer's bumps puts the thread back where it was."""
+        thread = await session.get(Thread, thread_id)
+        if thread is None:
+            return
+        count, replies = await repo.thread_reply_stats(session, thread.id)
+        thread.reply_count = count
+        thread.bumped_at = thread.created_at
+        for created_at, sage in replies[: board.bump_limit]:
+            if not sage:
+                thread.bumped_at = max(thread.bumped_at, created_at)
+        thread.updated_at = now
+        await session.flush()
+
+    def _digest(self, password: str) -> str:
+        return hmac.new(self.secret, password.encode(), hashlib.sha256).hexdigest()
+
+    # --- maintenance --------------------------------------------------------------------
+
+    async def prune_archives(self) -> int:
+        """Remove archived threads older than their board's archive period."""
+        removed = 0
+        now = self.clock()
+        async with self.db.writer() as session:
+            for board in await repo.all_boards(session):
+                for thread in await repo.archived_before(session, board.id, now - timedelta(days=board.archive_days)):
+                    await repo.delete_thread(session, thread.id)
+                    removed += 1
+        return removed
+
+    # --- reading ------------------------------------------------------------------------
+
+    async def board_page(self, uri: str, page: int) -> BoardPage:
+        async with self.db.reader() as session:
+            board = await _board_or_404(session, uri)
+            live = await repo.count_live_threads(session, board.id)
+            page_count = max(1, min(board.pages, math.ceil(live / board.threads_per_page)))
+            if not 1 <= page <= page_count:
+                raise NotFound(f"/{uri}/ has {page_count} page(s); there is no page {page}.", code="page_not_found")
+            threads = await repo.live_threads(
+                session, board.id, offset=(page - 1) * board.threads_per_page, limit=board.threads_per_page
+            )
+            views = await _previews(session, board_view(board), threads)
+        return BoardPage(board=board_view(board), threads=views, page=page, page_count=page_count)
+
+    async def thread(self, uri: str, no: int) -> ThreadView:
+        async with self.db.reader() as session:
+            board = await _board_or_404(session, uri)
+            thread = await repo.thread_by_no(session, board.id, no)
+            if thread is None:
+                raise NotFound(f"Thread No.{no} does not exist on /{uri}/.", code="thread_not_found")
+            posts = [post_view(p, uri, thread.no) for p in await repo.posts_of_thread(session, thread.id)]
+            await _attach_backlinks(session, board.id, posts)
+            uniques = await repo.unique_poster_counts(session, [thread.id])
+        view = board_view(board)
+        return ThreadView(
+            board=view, state=thread_state(thread, uri), op=posts[0], replies=posts[1:],
+            unique_posters=uniques.get(thread.id, 0),
+        )
+
+    async def catalog(self, uri: str, sort: CatalogSort = "bump") -> tuple[BoardView, list[CatalogEntry]]:
+        async with self.db.reader() as session:
+            board = await _board_or_404(session, uri)
+            threads = await repo.catalog_threads(session, board.id, sort)
+            ops = await repo.opening_posts(session, [t.id for t in threads])
+        entries = [
+            CatalogEntry(thread_state(t, uri), post_view(ops[t.id], uri, t.no), comment_excerpt(ops[t.id].comment, 160))
+            for t in threads if t.id in ops
+        ]
+        return board_view(board), entries
+
+    async def archive(self, uri: str) -> tuple[BoardView, list[CatalogEntry]]:
+        async with self.db.reader() as session:
+            board = await _board_or_404(session, uri)
+            threads = await repo.archived_threads(session, board.id)
+            ops = await repo.opening_posts(session, [t.id for t in threads])
+        return board_view(board), [
+            CatalogEntry(thread_state(t, uri), post_view(ops[t.id], uri, t.no), comment_excerpt(ops[t.id].comment, 100))
+            for t in threads if t.id in ops
+        ]
+
+    async def overboard(self, *, work_safe_only: bool, page: int, per_page: int = 15) -> OverboardPage:
+        if page < 1:
+            raise NotFound("Pages are numbered from 1.", code="page_not_found")
+        async with self.db.reader() as session:
+            rows = await repo.overboard_threads(
+                session, work_safe_only=work_safe_only, offset=(page - 1) * per_page, limit=per_page + 1
+            )
+            page_rows = rows[:per_page]
+            by_board: dict[int, list[Thread]] = {}
+            boards: dict[int, BoardView] = {}
+            for thread, board in page_rows:
+                by_board.setdefault(board.id, []).append(thread)
+                boards[board.id] = board_view(board)
+            previews: dict[tuple[str, int], ThreadView] = {}
+            for board_id, threads in by_board.items():
+                for preview in await _previews(session, boards[board_id], threads, board_id=board_id):
+                    previews[(preview.board.uri, preview.state.no)] = preview
+            views = [
+                previews[(boards[board.id].uri, thread.no)]
+                for thread, board in page_rows
+                if (boards[board.id].uri, thread.no) in previews
+            ]
+        return OverboardPage(work_safe_only=work_safe_only, threads=views, page=page, has_next=len(rows) > per_page)
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+async def _board_or_404(session: ReadSession | WriteSession, uri: str) -> Board:
+    board = await repo.board_by_uri(session, uri)
+    if board is None:
+        raise NotFound(f"There is no board /{uri}/.", code="board_not_found")
+    return board
+
+
+async def _previews(
+    session: ReadSession, board: BoardView, threads: Sequence[Thread], *, board_id: int | None = None
+) -> list[ThreadView]:
+    ids = [t.id for t in threads]
+    ops = await repo.opening_posts(session, ids)
+    replies = await repo.last_replies(session, ids, INDEX_REPLIES)
+    views: list[ThreadView] = []
+    shown: list[PostView] = []
+    for thread in threads:
+        if thread.id not in ops:
+            continue
+        op = post_view(ops[thread.id], board.uri, thread.no)
+        tail = [post_view(p, board.uri, thread.no) for p in replies[thread.id]]
+        shown += [op, *tail]
+        views.append(
+            ThreadView(
+                board=board, state=thread_state(thread, board.uri), op=op, replies=tail,
+                omitted_posts=max(0, thread.reply_count - len(tail)),
+                omitted_files=0,
+            )
+        )
+    if board_id is None:
+        board_row = await repo.board_by_uri(session, board.uri)
+        board_id = board_row.id if board_row else 0
+    await _attach_backlinks(session, board_id, shown)
+    return views
+
+
+async def _attach_backlinks(session: ReadSession, board_id: int, posts: Sequence[PostView]) -> None:
+    by_no = {p.no: p for p in posts}
+    for target, uri, thread_no, source in await repo.backlinks_to(session, board_id, list(by_no)):
+        by_no[target].backlinks.append(Backlink(board=uri, thread_no=thread_no, post_no=source))
+
+
+def _options(raw: str) -> set[str]:
+    return {word for word in raw.lower().replace(",", " ").split() if word}
+
+
+def _clean_text(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def _linked_boards(comment: str) -> set[str]:
+    return set(BOARD_LINK.findall(comment))
+
+
+def board_view(board: Board) -> BoardView:
+    return BoardView(
+        uri=board.uri, title=board.title, description=board.description, work_safe=board.work_safe,
+        threads_per_page=board.threads_per_page, pages=board.pages, bump_limit=board.bump_limit,
+        image_limit=board.image_limit, max_comment_length=board.max_comment_length,
+        forced_anonymous=board.forced_anonymous, default_name=board.default_name,
+        poster_ids=board.poster_ids, text_only=board.text_only, require_subject=board.require_subject,
+        require_file=board.require_file, country_flags=board.country_flags,
+        cyclic_limit=board.cyclic_limit, archive_enabled=board.archive_enabled,
+        archive_days=board.archive_days, last_post_no=board.last_post_no,
+        created_at=board.created_at, updated_at=board.updated_at,
+    )
+
+
+def thread_state(thread: Thread, uri: str) -> ThreadState:
+    return ThreadState(
+        board=uri, no=thread.no, subject=thread.subject, created_at=thread.created_at,
+        bumped_at=thread.bumped_at, updated_at=thread.updated_at, reply_count=thread.reply_count,
+        file_count=thread.file_count, sticky=thread.sticky, locked=thread.locked,
+        cyclic=thread.cyclic, archived=thread.archived, archived_at=thread.archived_at,
+    )
+
+
+def post_view(post: Post, uri: str, thread_no: int) -> PostView:
+    return PostView(
+        board=uri, thread_no=thread_no, no=post.no, is_op=post.is_op, created_at=post.created_at,
+        name=post.name, tripcode=post.tripcode, capcode=post.capcode, subject=post.subject,
+        comment=post.comment, comment_html=post.comment_html, poster_id=post.poster_id,
+        country_code=post.country_code, country_name=post.country_name, sage=post.sage,
+        edited_at=post.edited_at,
+    )

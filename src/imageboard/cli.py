@@ -1,0 +1,191 @@
+"""The ``imageboard`` command: serve the site and look after it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import click
+import typer
+from pydantic import ValidationError
+
+from imageboard.boards import BoardSpec, BoardsService
+from imageboard.config import Settings, load_settings
+from imageboard.core.db import Database
+from imageboard.core.errors import DomainError
+
+app = typer.Typer(
+    name="imageboard", help="Run and administer the imageboard.", add_completion=False,
+    pretty_exceptions_enable=False, rich_markup_mode=None, no_args_is_help=True,
+)
+T = TypeVar("T")
+
+DEFAULT_BOARDS = (
+    BoardSpec(uri="b", title="Random", description="Anything goes (within the global rules).", require_file=False),
+    BoardSpec(uri="tech", title="Technology", description="Computers, software, hardware and the people who make them.", work_safe=True, require_file=False, poster_ids=True),
+    BoardSpec(uri="meta", title="Site Feedback", description="Talk about this site: bugs, requests and announcements.", work_safe=True, require_file=False, text_only=True),
+)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"imageboard: error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        _fail(f"setting IMAGEBOARD_{str(first['loc'][0]).upper()}: {first['msg']}")
+        raise  # unreachable: _fail exits
+
+
+def _with_service(work: Callable[[BoardsService], Awaitable[T]]) -> T:
+    settings = _settings()
+
+    async def run() -> T:
+        db = Database(settings.effective_database_url)
+        try:
+            return await work(BoardsService(db, secret=settings.secret))
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(run())
+    except DomainError as exc:
+        _fail(exc.message)
+        raise
+    except OSError as exc:
+        _fail(f"cannot reach the database: {exc}")
+        raise
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations."""
+    from imageboard.core.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.effective_database_url)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def init() -> None:
+    """Migrate, and create the default boards when there are none yet."""
+    migrate()
+
+    async def work(boards: BoardsService) -> int:
+        if await boards.count_boards():
+            return 0
+        for spec in DEFAULT_BOARDS:
+            await boards.create_board(spec)
+        return len(DEFAULT_BOARDS)
+
+    created = _with_service(work)
+    if created:
+        typer.echo(f"created {created} default boards: " + ", ".join(f"/{b.uri}/" for b in DEFAULT_BOARDS))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (IMAGEBOARD_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (IMAGEBOARD_PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Server processes (IMAGEBOARD_WORKERS).")] = None,
+) -> None:
+    """Serve the site."""
+    import uvicorn
+
+    # Worker processes build their own settings from the environment, so options go there.
+    for key, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
+        if value is not None:
+            os.environ[f"IMAGEBOARD_{key}"] = str(value)
+    settings = _settings()
+    typer.echo(f"serving on http://{settings.host}:{settings.port}/ with {settings.workers} worker(s)")
+    uvicorn.run(
+        "imageboard.asgi:application", factory=True, host=settings.host, port=settings.port,
+        workers=settings.workers, log_level="info", proxy_headers=False, server_header=False,
+    )
+
+
+@app.command("create-board")
+def create_board(
+    uri: Annotated[str, typer.Argument(help="Board URI: 1-32 lowercase letters or digits.")],
+    title: Annotated[str, typer.Argument(help="Board title.")],
+    description: Annotated[str, typer.Option()] = "",
+    work_safe: Annotated[bool, typer.Option("--work-safe/--not-work-safe")] = False,
+    threads_per_page: Annotated[int, typer.Option()] = 15,
+    pages: Annotated[int, typer.Option()] = 10,
+    bump_limit: Annotated[int, typer.Option()] = 300,
+    image_limit: Annotated[int, typer.Option()] = 150,
+    max_comment_length: Annotated[int, typer.Option()] = 2000,
+    forced_anonymous: Annotated[bool, typer.Option()] = False,
+    default_name: Annotated[str, typer.Option()] = "Anonymous",
+    poster_ids: Annotated[bool, typer.Option()] = False,
+    text_only: Annotated[bool, typer.Option()] = False,
+    require_subject: Annotated[bool, typer.Option()] = False,
+    require_file: Annotated[bool, typer.Option("--require-file/--no-require-file")] = True,
+    country_flags: Annotated[bool, typer.Option()] = False,
+    cyclic_limit: Annotated[int, typer.Option()] = 250,
+    archive: Annotated[bool, typer.Option("--archive/--no-archive")] = True,
+    archive_days: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Create a board."""
+    values: dict[str, Any] = dict(locals())
+    values["archive_enabled"] = values.pop("archive")
+    try:
+        spec = BoardSpec(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        _fail(f"{first['loc'][0] if first['loc'] else 'board'}: {first['msg'].removeprefix('Value error, ')}")
+        return
+    board = _with_service(lambda boards: boards.create_board(spec))
+    typer.echo(f"created /{board.uri}/ - {board.title}")
+
+
+@app.command("list-boards")
+def list_boards() -> None:
+    """List the boards."""
+    for board in _with_service(lambda boards: boards.list_boards()):
+        flags = " [work-safe]" if board.work_safe else ""
+        typer.echo(f"/{board.uri}/\t{board.title}{flags}\t{board.last_post_no} posts")
+
+
+@app.command()
+def demo(
+    threads: Annotated[int, typer.Option(min=1, max=10_000, help="Threads per board.")] = 12,
+    replies: Annotated[int, typer.Option(min=0, max=1_000, help="Most replies per thread.")] = 40,
+    seed: Annotated[int, typer.Option(help="Random seed, for repeatable content.")] = 1,
+) -> None:
+    """Fill every board with realistic threads for trying the site."""
+    from imageboard.boards.demo import fill_boards
+
+    async def work(boards: BoardsService) -> int:
+        return await fill_boards(boards, threads_per_board=threads, max_replies=replies, seed=seed)
+
+    count = _with_service(work)
+    typer.echo(f"wrote {count} posts")
+
+
+@app.command()
+def prune() -> None:
+    """Remove archived threads past their board's archive period."""
+    removed = _with_service(lambda boards: boards.prune_archives())
+    typer.echo(f"removed {removed} archived threads")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        typer.echo("imageboard: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        typer.echo(f"imageboard: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)

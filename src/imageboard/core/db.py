@@ -1,0 +1,131 @@
+"""Database engines and the unit of work.
+
+Reads and writes use different session types so that a query that must see the primary
+(anything inside a write) cannot be handed a replica session by mistake; repositories type
+their parameters accordingly. Services never commit: ``Database.writer()`` commits when the
+block ends, then runs the callbacks queued with ``WriteSession.after_commit`` (event
+publishing), so nothing is announced for a transaction that rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+log = logging.getLogger(__name__)
+
+# Stable constraint names so Alembic migrations read the same on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ReadSession(AsyncSession):
+    """A session for queries only; may be bound to a read replica."""
+
+
+class WriteSession(AsyncSession):
+    """A session inside a write transaction on the primary."""
+
+    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
+        self.info.setdefault("after_commit", []).append(callback)
+
+
+def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A write transaction that starts with a read and later writes cannot upgrade its
+        # lock when another writer got there first (SQLITE_BUSY without waiting); taking the
+        # write lock up front makes writers queue on busy_timeout instead.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str, *, pool_size: int, max_overflow: int, writer: bool) -> AsyncEngine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            from pathlib import Path
+
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # One writer connection per process: SQLite admits one writer at a time anyway, and
+        # queueing in the pool is cheaper than spinning on the file lock.
+        engine = create_async_engine(
+            url,
+            pool_size=1 if writer else pool_size,
+            max_overflow=0 if writer else max_overflow,
+            pool_timeout=30,
+        )
+        _sqlite_pragmas(engine, immediate=writer)
+        return engine
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, pool_recycle=1800
+    )
+
+
+class Database:
+    def __init__(
+        self,
+        url: str,
+        *,
+        replica_url: str | None = None,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+    ) -> None:
+        self.url = url
+        self.dialect = make_url(url).get_backend_name()
+        self.write_engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow, writer=True)
+        self.read_engine = make_engine(
+            replica_url or url, pool_size=pool_size, max_overflow=max_overflow, writer=False
+        )
+        self._writes = async_sessionmaker(self.write_engine, class_=WriteSession, expire_on_commit=False)
+        self._reads = async_sessionmaker(self.read_engine, class_=ReadSession, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @asynccontextmanager
+    async def writer(self) -> AsyncIterator[WriteSession]:
+        """A unit of work: commits when the block ends without error, rolls back otherwise."""
+        async with self._writes() as session, session.begin():
+            yield session
+        for callback in session.info.pop("after_commit", []):
+            try:
+                await callback()
+            except Exception:  # the data is committed; a failed notification must not undo the reply
+                log.exception("after-commit callback failed")
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[ReadSession]:
+        async with self._reads() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.write_engine.dispose()
+        await self.read_engine.dispose()

@@ -1,0 +1,178 @@
+"""HTML pages and the post/delete forms, in 4chan's URL layout."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.datastructures import UploadFile
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from imageboard.boards import BoardsService, CatalogSort, NewPost
+from imageboard.core.errors import InvalidInput, NotFound
+from imageboard.core.http import client_ip, safe_local_url, wants_json
+from imageboard.core.i18n import LANGUAGE_NAMES, available_languages
+from imageboard.web.pages import PageRenderer
+
+PASSWORD_COOKIE = "pwd"
+THEME_COOKIE = "theme"
+LANGUAGE_COOKIE = "lang"
+THEMES = ("auto", "light", "dark")
+YEAR = 365 * 24 * 3600
+MAX_FORM_FIELDS = 64
+MAX_FORM_FILES = 16
+
+
+def build_router(boards: BoardsService, pages: PageRenderer) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/")
+    async def home(request: Request) -> Response:
+        return await pages.render(request, "pages/home.html", summaries=await boards.home())
+
+    @router.get("/help")
+    async def help_page(request: Request) -> Response:
+        return await pages.render(request, "pages/help.html")
+
+    @router.get("/settings")
+    async def settings_page(
+        request: Request,
+        theme: Annotated[str | None, Query(max_length=10)] = None,
+        language: Annotated[str | None, Query(max_length=10)] = None,
+    ) -> Response:
+        if theme is None and language is None:
+            return await pages.render(
+                request, "pages/settings.html",
+                themes=[(t, t.capitalize()) for t in THEMES],
+                languages=[(code, LANGUAGE_NAMES.get(code, code)) for code in available_languages()],
+                current_theme=request.cookies.get(THEME_COOKIE, "auto"),
+                current_language=request.cookies.get(LANGUAGE_COOKIE, ""),
+            )
+        if theme is not None and theme not in THEMES:
+            raise InvalidInput(f"Unknown theme '{theme}': choose one of {', '.join(THEMES)}.", field="theme")
+        if language and language not in available_languages():
+            raise InvalidInput(f"Unknown language '{language}'.", field="language")
+        response = RedirectResponse("/settings", status_code=303)
+        if theme is not None:
+            response.set_cookie(THEME_COOKIE, theme, max_age=YEAR, httponly=True, samesite="lax")
+        if language is not None:
+            response.set_cookie(LANGUAGE_COOKIE, language, max_age=YEAR, httponly=True, samesite="lax")
+        return response
+
+    @router.get("/all/")
+    async def overboard(request: Request, page: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
+        view = await boards.overboard(work_safe_only=False, page=page)
+        return await pages.render(request, "pages/overboard.html", overboard=view, title="/all/", base_path="/all/")
+
+    @router.get("/sfw/")
+    async def overboard_sfw(request: Request, page: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
+        view = await boards.overboard(work_safe_only=True, page=page)
+        return await pages.render(request, "pages/overboard.html", overboard=view, title="/sfw/", base_path="/sfw/")
+
+    @router.get("/{board}")
+    async def board_without_slash(board: str) -> Response:
+        await boards.get_board(board)
+        return RedirectResponse(f"/{board}/", status_code=301)
+
+    @router.get("/{board}/")
+    async def board_index(request: Request, board: str) -> Response:
+        view = await boards.board_page(board, 1)
+        return await pages.render(request, "pages/board.html", page=view, password="")
+
+    @router.get("/{board}/{page:int}")
+    async def board_page(request: Request, board: str, page: int) -> Response:
+        view = await boards.board_page(board, page)
+        return await pages.render(request, "pages/board.html", page=view, password="")
+
+    @router.get("/{board}/catalog")
+    async def catalog(request: Request, board: str, sort: CatalogSort = "bump") -> Response:
+        view, entries = await boards.catalog(board, sort)
+        return await pages.render(request, "pages/catalog.html", board=view, entries=entries, sort=sort)
+
+    @router.get("/{board}/archive")
+    async def archive(request: Request, board: str) -> Response:
+        view, entries = await boards.archive(board)
+        return await pages.render(request, "pages/archive.html", board=view, entries=entries)
+
+    @router.get("/{board}/thread/{no:int}")
+    @router.get("/{board}/thread/{no:int}/{slug}")
+    async def thread(
+        request: Request, board: str, no: int, quote: Annotated[int | None, Query(ge=1)] = None, slug: str = ""
+    ) -> Response:
+        view = await boards.thread(board, no)
+        return await pages.render(
+            request, "pages/thread.html", thread=view, password="", quote=f">>{quote}\n" if quote else ""
+        )
+
+    @router.post("/{board}/post")
+    async def create_post(request: Request, board: str) -> Response:
+        form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS)
+        password = _text(form.get("pwd")) or request.cookies.get(PASSWORD_COOKIE, "") or secrets.token_urlsafe(12)
+        files = [f for f in form.getlist("upfile") if isinstance(f, UploadFile) and f.filename]
+        if files:
+            raise InvalidInput("File uploads are not accepted by this site yet.", field="upfile", code="files_disabled")
+        created = await boards.create_post(
+            NewPost(
+                board=board,
+                thread_no=_thread_no(form.get("resto")),
+                name=_text(form.get("name")),
+                options=_text(form.get("email")),
+                subject=_text(form.get("sub")),
+                comment=_text(form.get("com")),
+                password=password,
+                ip=client_ip(request),
+                has_files=bool(files),
+            )
+        )
+        target = (
+            f"/{created.board}/thread/{created.thread_no}#p{created.post_no}" if created.noko else f"/{created.board}/"
+        )
+        response: Response
+        if wants_json(request):
+            response = JSONResponse(
+                {"board": created.board, "thread": created.thread_no, "no": created.post_no, "url": target},
+                status_code=201,
+            )
+        else:
+            response = RedirectResponse(target, status_code=303)
+        response.set_cookie(PASSWORD_COOKIE, password, max_age=YEAR, httponly=True, samesite="lax")
+        return response
+
+    @router.post("/{board}/delete")
+    async def delete_posts(request: Request, board: str) -> Response:
+        form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+        numbers = [_post_no(v) for v in form.getlist("delete")]
+        if not numbers:
+            raise InvalidInput("Tick the posts you want to delete first.", field="delete")
+        password = _text(form.get("pwd")) or request.cookies.get(PASSWORD_COOKIE, "")
+        file_only = _text(form.get("file_only")) in {"on", "1", "true"}
+        deleted_thread = False
+        for number in numbers:
+            deleted_thread = await boards.delete_own_post(board, number, password, file_only=file_only) or deleted_thread
+        if wants_json(request):
+            return JSONResponse({"deleted": numbers, "file_only": file_only})
+        back = safe_local_url(request.headers.get("referer", "").partition(request.url.netloc)[2] or None, f"/{board}/")
+        return RedirectResponse(f"/{board}/" if deleted_thread else back, status_code=303)
+
+    return router
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _thread_no(value: object) -> int:
+    text = _text(value).strip()
+    if not text:
+        return 0
+    if not text.isdigit() or len(text) > 16:
+        raise InvalidInput("resto must be a thread number (or 0 for a new thread).", field="resto")
+    return int(text)
+
+
+def _post_no(value: object) -> int:
+    text = _text(value).strip()
+    if not text.isdigit() or len(text) > 16:
+        raise NotFound(f"'{text[:20]}' is not a post number.", field="delete")
+    return int(text)
