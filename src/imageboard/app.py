@@ -66,7 +66,9 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     boards = BoardsService(db, secret=settings.secret)
     env = make_environment()
     pages = PageRenderer(
-        env, boards, SiteInfo(settings.site_name, settings.site_description),
+        env,
+        boards,
+        SiteInfo(settings.site_name, settings.site_description),
         dev=settings.environment == "development",
     )
 
@@ -83,8 +85,12 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
                 await db.dispose()
 
     app = FastAPI(
-        title=settings.site_name, version=__version__, lifespan=lifespan,
-        docs_url=None, redoc_url=None, openapi_url=None,
+        title=settings.site_name,
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.db = db

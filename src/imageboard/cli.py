@@ -8,7 +8,6 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-import click
 import typer
 from pydantic import ValidationError
 
@@ -18,15 +17,33 @@ from imageboard.core.db import Database
 from imageboard.core.errors import DomainError
 
 app = typer.Typer(
-    name="imageboard", help="Run and administer the imageboard.", add_completion=False,
-    pretty_exceptions_enable=False, rich_markup_mode=None, no_args_is_help=True,
+    name="imageboard",
+    help="Run and administer the imageboard.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    no_args_is_help=True,
 )
 T = TypeVar("T")
 
 DEFAULT_BOARDS = (
     BoardSpec(uri="b", title="Random", description="Anything goes (within the global rules).", require_file=False),
-    BoardSpec(uri="tech", title="Technology", description="Computers, software, hardware and the people who make them.", work_safe=True, require_file=False, poster_ids=True),
-    BoardSpec(uri="meta", title="Site Feedback", description="Talk about this site: bugs, requests and announcements.", work_safe=True, require_file=False, text_only=True),
+    BoardSpec(
+        uri="tech",
+        title="Technology",
+        description="Computers, software, hardware and the people who make them.",
+        work_safe=True,
+        require_file=False,
+        poster_ids=True,
+    ),
+    BoardSpec(
+        uri="meta",
+        title="Site Feedback",
+        description="Talk about this site: bugs, requests and announcements.",
+        work_safe=True,
+        require_file=False,
+        text_only=True,
+    ),
 )
 
 
@@ -107,8 +124,14 @@ def serve(
     settings = _settings()
     typer.echo(f"serving on http://{settings.host}:{settings.port}/ with {settings.workers} worker(s)")
     uvicorn.run(
-        "imageboard.asgi:application", factory=True, host=settings.host, port=settings.port,
-        workers=settings.workers, log_level="info", proxy_headers=False, server_header=False,
+        "imageboard.asgi:application",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="info",
+        proxy_headers=False,
+        server_header=False,
     )
 
 
@@ -180,12 +203,19 @@ def prune() -> None:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
+        # Without standalone mode click returns the code of a typer.Exit instead of exiting.
+        result = app(standalone_mode=False)
+        sys.exit(result if isinstance(result, int) else 0)
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.Abort:
+    except typer.Abort:
         typer.echo("imageboard: aborted", err=True)
         sys.exit(130)
-    except click.ClickException as exc:
-        typer.echo(f"imageboard: error: {exc.format_message()}", err=True)
+    except Exception as exc:
+        # Usage errors (bad options, unknown commands) come from whichever click the installed
+        # typer uses; they all carry a message and an exit code.
+        message = getattr(exc, "format_message", None)
+        if message is None or not hasattr(exc, "exit_code"):
+            raise
+        typer.echo(f"imageboard: error: {message()}", err=True)
         sys.exit(exc.exit_code)

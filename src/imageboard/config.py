@@ -33,9 +33,17 @@ class Settings(BaseSettings):
     site_description: str = "An anonymous imageboard."
     public_url: str = Field(default="", description="Absolute base URL of the site, for feeds and links.")
     environment: Literal["development", "production"] = "development"
-    language: str = Field(default="", description="Force one UI language (e.g. 'de'); empty picks from Accept-Language.")
+    language: str = Field(
+        default="", description="Force one UI language (e.g. 'de'); empty picks from Accept-Language."
+    )
 
-    secret_key: str = Field(default="", description="Server secret for secure tripcodes, poster IDs and deletion passwords; generated and kept in the data directory when empty.")
+    secret_key: str = Field(
+        default="",
+        description=(
+            "Server secret for secure tripcodes, poster IDs and deletion passwords; "
+            "generated and kept in the data directory when empty."
+        ),
+    )
 
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
 

@@ -36,11 +36,17 @@ async def _board(service: BoardsService, **settings: object) -> str:
 
 
 async def _thread(service: BoardsService, text: str = "first", **kw: object) -> int:
-    return (await service.create_post(NewPost(board="b", thread_no=0, comment=text, password="pw", ip="192.0.2.1", **kw))).post_no  # type: ignore[arg-type]
+    return (
+        await service.create_post(NewPost(board="b", thread_no=0, comment=text, password="pw", ip="192.0.2.1", **kw))
+    ).post_no  # type: ignore[arg-type]
 
 
 async def _reply(service: BoardsService, thread: int, text: str = "reply", **kw: object) -> int:
-    return (await service.create_post(NewPost(board="b", thread_no=thread, comment=text, password="pw", ip="192.0.2.2", **kw))).post_no  # type: ignore[arg-type]
+    return (
+        await service.create_post(
+            NewPost(board="b", thread_no=thread, comment=text, password="pw", ip="192.0.2.2", **kw)
+        )
+    ).post_no  # type: ignore[arg-type]
 
 
 async def test_numbers_are_per_board_and_increase(clocked: BoardsService) -> None:
@@ -135,7 +141,7 @@ async def test_locked_and_archived_threads_refuse_replies(clocked: BoardsService
     await _thread(clocked)  # pushes the first one into the archive
     with pytest.raises(Forbidden, match="archived"):
         await _reply(clocked, first)
-    board, archived = await clocked.archive("b")
+    _, archived = await clocked.archive("b")
     assert [e.state.no for e in archived] == [first]
     assert archived[0].state.archived_at is not None
 
@@ -206,7 +212,9 @@ async def test_post_numbers_never_reused_after_delete(clocked: BoardsService) ->
 
 async def test_names_tripcodes_ids_and_forced_anon(clocked: BoardsService) -> None:
     await _board(clocked, poster_ids=True)
-    op = (await clocked.create_post(NewPost(board="b", thread_no=0, comment="x", name="kot#faggot", ip="192.0.2.1"))).post_no
+    op = (
+        await clocked.create_post(NewPost(board="b", thread_no=0, comment="x", name="kot#faggot", ip="192.0.2.1"))
+    ).post_no
     await clocked.create_post(NewPost(board="b", thread_no=op, comment="y", ip="192.0.2.1"))
     await clocked.create_post(NewPost(board="b", thread_no=op, comment="z", ip="192.0.2.9"))
     view = await clocked.thread("b", op)

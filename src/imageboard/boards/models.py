@@ -106,10 +106,6 @@ class PostQuote(Base):
     __tablename__ = "post_quotes"
     __table_args__ = (Index("ix_post_quotes_target", "target_board_id", "target_no"),)
 
-    source_post_id: Mapped[int] = mapped_column(
-        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
-    )
-    target_board_id: Mapped[int] = mapped_column(
-        ForeignKey("boards.id", ondelete="CASCADE"), primary_key=True
-    )
+    source_post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    target_board_id: Mapped[int] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"), primary_key=True)
     target_no: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -18,6 +18,7 @@ AnySession = ReadSession | WriteSession | AsyncSession
 
 # --- boards -----------------------------------------------------------------------------
 
+
 async def board_by_uri(session: AnySession, uri: str) -> Board | None:
     result = await session.execute(select(Board).where(Board.uri == uri))
     return result.scalar_one_or_none()
@@ -41,11 +42,7 @@ async def count_boards(session: AnySession) -> int:
 
 async def board_activity(session: AnySession, since: datetime) -> dict[int, tuple[int, datetime | None]]:
     """Posts per board since ``since``, and each board's last post time."""
-    recent = (
-        select(Post.board_id, func.count().label("n"))
-        .where(Post.created_at >= since)
-        .group_by(Post.board_id)
-    )
+    recent = select(Post.board_id, func.count().label("n")).where(Post.created_at >= since).group_by(Post.board_id)
     last = select(Post.board_id, func.max(Post.created_at).label("last")).group_by(Post.board_id)
     counts = {row.board_id: int(row.n) for row in await session.execute(recent)}
     activity: dict[int, tuple[int, datetime | None]] = {}
@@ -77,6 +74,7 @@ async def touch_board(session: WriteSession, board_id: int, when: datetime) -> N
 
 
 # --- threads ----------------------------------------------------------------------------
+
 
 async def thread_by_no(session: AnySession, board_id: int, no: int, *, for_update: bool = False) -> Thread | None:
     query = select(Thread).where(Thread.board_id == board_id, Thread.no == no)
@@ -141,13 +139,13 @@ async def archived_threads(session: AnySession, board_id: int) -> Sequence[Threa
 
 
 async def archived_before(session: WriteSession, board_id: int, cutoff: datetime) -> Sequence[Thread]:
-    query = select(Thread).where(
-        Thread.board_id == board_id, Thread.archived.is_(True), Thread.archived_at < cutoff
-    )
+    query = select(Thread).where(Thread.board_id == board_id, Thread.archived.is_(True), Thread.archived_at < cutoff)
     return (await session.execute(query)).scalars().all()
 
 
-async def overboard_threads(session: AnySession, *, work_safe_only: bool, offset: int, limit: int) -> Sequence[tuple[Thread, Board]]:
+async def overboard_threads(
+    session: AnySession, *, work_safe_only: bool, offset: int, limit: int
+) -> Sequence[tuple[Thread, Board]]:
     query = (
         select(Thread, Board)
         .join(Board, Board.id == Thread.board_id)
@@ -167,6 +165,7 @@ async def delete_thread(session: WriteSession, thread_id: int) -> None:
 
 
 # --- posts ------------------------------------------------------------------------------
+
 
 async def add_post(session: WriteSession, post: Post) -> Post:
     session.add(post)
@@ -235,7 +234,9 @@ async def thread_numbers_of(session: AnySession, wanted: Iterable[tuple[str, int
     return {(uri, no): thread_no for uri, no, thread_no in (await session.execute(query)).all()}
 
 
-async def backlinks_to(session: AnySession, board_id: int, target_nos: Sequence[int]) -> list[tuple[int, str, int, int]]:
+async def backlinks_to(
+    session: AnySession, board_id: int, target_nos: Sequence[int]
+) -> list[tuple[int, str, int, int]]:
     """(quoted post number, quoting board URI, quoting thread number, quoting post number)."""
     if not target_nos:
         return []
@@ -256,21 +257,14 @@ async def delete_posts(session: WriteSession, post_ids: Sequence[int]) -> None:
 
 
 async def oldest_replies(session: WriteSession, thread_id: int, count: int) -> Sequence[Post]:
-    query = (
-        select(Post)
-        .where(Post.thread_id == thread_id, Post.is_op.is_(False))
-        .order_by(Post.no)
-        .limit(count)
-    )
+    query = select(Post).where(Post.thread_id == thread_id, Post.is_op.is_(False)).order_by(Post.no).limit(count)
     return (await session.execute(query)).scalars().all()
 
 
 async def thread_reply_stats(session: WriteSession, thread_id: int) -> tuple[int, list[tuple[datetime, bool]]]:
     """Reply count and, in order, each reply's (time, sage) — what the bump time is rebuilt from."""
     query = (
-        select(Post.created_at, Post.sage)
-        .where(Post.thread_id == thread_id, Post.is_op.is_(False))
-        .order_by(Post.no)
+        select(Post.created_at, Post.sage).where(Post.thread_id == thread_id, Post.is_op.is_(False)).order_by(Post.no)
     )
     rows = [(row[0], bool(row[1])) for row in (await session.execute(query)).all()]
     return len(rows), rows

@@ -13,9 +13,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from imageboard.media.schemas import FileView
+
 BOARD_URI = re.compile(r"^[a-z0-9]{1,32}$")
 # Reserved for site pages that share the URL space with boards.
-RESERVED_URIS = frozenset({"all", "sfw", "api", "static", "media", "help", "settings", "dev", "healthz", "readyz", "metrics", "boards"})
+RESERVED_URIS = frozenset(
+    {"all", "sfw", "api", "static", "media", "help", "settings", "dev", "healthz", "readyz", "metrics", "boards"}
+)
 
 CatalogSort = Literal["bump", "created", "replies"]
 
@@ -141,6 +145,7 @@ class PostView:
     sage: bool
     edited_at: datetime | None
     backlinks: list[Backlink] = field(default_factory=list)
+    files: list[FileView] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,9 +79,7 @@ class BoardsService:
         async with self.db.reader() as session:
             boards = await repo.all_boards(session)
             activity = await repo.board_activity(session, self.clock() - timedelta(days=1))
-        return [
-            BoardSummary(board_view(b), *activity.get(b.id, (0, None))) for b in boards
-        ]
+        return [BoardSummary(board_view(b), *activity.get(b.id, (0, None))) for b in boards]
 
     # --- posting ----------------------------------------------------------------------
 
@@ -113,7 +111,8 @@ class BoardsService:
             raise InvalidInput(f"The password is too long: at most {MAX_PASSWORD} characters.", field="pwd")
         if len(comment) > board.max_comment_length:
             raise InvalidInput(
-                f"The comment is too long: {len(comment)} characters, at most {board.max_comment_length} on /{board.uri}/.",
+                f"The comment is too long: {len(comment)} characters, "
+                f"at most {board.max_comment_length} on /{board.uri}/.",
                 field="com",
             )
         if new.has_files and board.text_only:
@@ -133,15 +132,22 @@ class BoardsService:
             return await repo.add_thread(
                 session,
                 Thread(
-                    board_id=board.id, no=number, subject=new.subject.strip(), created_at=now,
-                    bumped_at=now, updated_at=now, reply_count=0, file_count=0,
+                    board_id=board.id,
+                    no=number,
+                    subject=new.subject.strip(),
+                    created_at=now,
+                    bumped_at=now,
+                    updated_at=now,
+                    reply_count=0,
+                    file_count=0,
                 ),
             )
         thread = await repo.thread_by_no(session, board.id, new.thread_no, for_update=True)
         if thread is None:
             raise NotFound(
                 f"Thread No.{new.thread_no} does not exist on /{board.uri}/ (it may have been deleted).",
-                field="resto", code="thread_not_found",
+                field="resto",
+                code="thread_not_found",
             )
         if thread.archived:
             raise Forbidden("This thread is archived: it can be read but no longer replied to.", code="thread_archived")
@@ -150,8 +156,15 @@ class BoardsService:
         return thread
 
     async def _write_post(
-        self, session: WriteSession, board: Board, thread: Thread, new: NewPost,
-        number: int, now: datetime, *, sage: bool,
+        self,
+        session: WriteSession,
+        board: Board,
+        thread: Thread,
+        new: NewPost,
+        number: int,
+        now: datetime,
+        *,
+        sage: bool,
     ) -> Post:
         signature = sign("" if board.forced_anonymous else new.name, secret=self.secret)
         comment = _clean_text(new.comment)
@@ -159,22 +172,34 @@ class BoardsService:
         targets = await repo.thread_numbers_of(session, ((q.board, q.post_no) for q in quotes))
         known = await repo.board_uris(session, _linked_boards(comment) | {q.board for q in quotes})
         html = render_comment(
-            comment, board=board.uri, thread_no=thread.no,
-            targets={QuoteRef(b, n): t for (b, n), t in targets.items()}, known_boards=known,
+            comment,
+            board=board.uri,
+            thread_no=thread.no,
+            targets={QuoteRef(b, n): t for (b, n), t in targets.items()},
+            known_boards=known,
         )
         country = country_of(new.ip) if board.country_flags and new.ip else None
         post = await repo.add_post(
             session,
             Post(
-                board_id=board.id, thread_id=thread.id, no=number, is_op=new.thread_no == 0,
-                created_at=now, name=signature.name or board.default_name, tripcode=signature.tripcode,
-                subject=new.subject.strip() if new.thread_no == 0 else "", comment=comment,
-                comment_html=html, sage=sage,
+                board_id=board.id,
+                thread_id=thread.id,
+                no=number,
+                is_op=new.thread_no == 0,
+                created_at=now,
+                name=signature.name or board.default_name,
+                tripcode=signature.tripcode,
+                subject=new.subject.strip() if new.thread_no == 0 else "",
+                comment=comment,
+                comment_html=html,
+                sage=sage,
                 poster_id=poster_id(new.ip, board=board.uri, thread_no=thread.no, secret=self.secret)
-                if board.poster_ids and new.ip else None,
+                if board.poster_ids and new.ip
+                else None,
                 country_code=country.code if country else None,
                 country_name=country.name if country else None,
-                ip=new.ip, password_digest=self._digest(new.password) if new.password else None,
+                ip=new.ip,
+                password_digest=self._digest(new.password) if new.password else None,
             ),
         )
         quoted_here = [q for q in quotes if (q.board, q.post_no) in targets]
@@ -183,7 +208,9 @@ class BoardsService:
             await repo.add_quotes(session, post.id, ((ids[q.board], q.post_no) for q in quoted_here))
         return post
 
-    async def _after_reply(self, session: WriteSession, board: Board, thread: Thread, post: Post, now: datetime) -> None:
+    async def _after_reply(
+        self, session: WriteSession, board: Board, thread: Thread, post: Post, now: datetime
+    ) -> None:
         thread.reply_count += 1
         thread.updated_at = now
         if not post.sage and thread.reply_count <= board.bump_limit:
@@ -216,10 +243,16 @@ class BoardsService:
             post = await repo.post_by_no(session, board.id, no)
             if post is None:
                 raise NotFound(f"Post No.{no} does not exist on /{board.uri}/.", code="post_not_found")
-            if not password or not post.password_digest or not hmac.compare_digest(
-                post.password_digest, self._digest(password)
+            if (
+                not password
+                or not post.password_digest
+                or not hmac.compare_digest(post.password_digest, self._digest(password))
             ):
-                raise Forbidden("Wrong password: this post was made with another deletion password.", field="pwd", code="wrong_password")
+                raise Forbidden(
+                    "Wrong password: this post was made with another deletion password.",
+                    field="pwd",
+                    code="wrong_password",
+                )
             if file_only:
                 raise InvalidInput("This post has no file to delete.", code="no_file")
             now = self.clock()
@@ -289,7 +322,10 @@ class BoardsService:
             uniques = await repo.unique_poster_counts(session, [thread.id])
         view = board_view(board)
         return ThreadView(
-            board=view, state=thread_state(thread, uri), op=posts[0], replies=posts[1:],
+            board=view,
+            state=thread_state(thread, uri),
+            op=posts[0],
+            replies=posts[1:],
             unique_posters=uniques.get(thread.id, 0),
         )
 
@@ -300,7 +336,8 @@ class BoardsService:
             ops = await repo.opening_posts(session, [t.id for t in threads])
         entries = [
             CatalogEntry(thread_state(t, uri), post_view(ops[t.id], uri, t.no), comment_excerpt(ops[t.id].comment, 160))
-            for t in threads if t.id in ops
+            for t in threads
+            if t.id in ops
         ]
         return board_view(board), entries
 
@@ -311,7 +348,8 @@ class BoardsService:
             ops = await repo.opening_posts(session, [t.id for t in threads])
         return board_view(board), [
             CatalogEntry(thread_state(t, uri), post_view(ops[t.id], uri, t.no), comment_excerpt(ops[t.id].comment, 100))
-            for t in threads if t.id in ops
+            for t in threads
+            if t.id in ops
         ]
 
     async def overboard(self, *, work_safe_only: bool, page: int, per_page: int = 15) -> OverboardPage:
@@ -341,6 +379,7 @@ class BoardsService:
 
 # --- helpers ----------------------------------------------------------------------------
 
+
 async def _board_or_404(session: ReadSession | WriteSession, uri: str) -> Board:
     board = await repo.board_by_uri(session, uri)
     if board is None:
@@ -364,7 +403,10 @@ async def _previews(
         shown += [op, *tail]
         views.append(
             ThreadView(
-                board=board, state=thread_state(thread, board.uri), op=op, replies=tail,
+                board=board,
+                state=thread_state(thread, board.uri),
+                op=op,
+                replies=tail,
                 omitted_posts=max(0, thread.reply_count - len(tail)),
                 omitted_files=0,
             )
@@ -396,32 +438,65 @@ def _linked_boards(comment: str) -> set[str]:
 
 def board_view(board: Board) -> BoardView:
     return BoardView(
-        uri=board.uri, title=board.title, description=board.description, work_safe=board.work_safe,
-        threads_per_page=board.threads_per_page, pages=board.pages, bump_limit=board.bump_limit,
-        image_limit=board.image_limit, max_comment_length=board.max_comment_length,
-        forced_anonymous=board.forced_anonymous, default_name=board.default_name,
-        poster_ids=board.poster_ids, text_only=board.text_only, require_subject=board.require_subject,
-        require_file=board.require_file, country_flags=board.country_flags,
-        cyclic_limit=board.cyclic_limit, archive_enabled=board.archive_enabled,
-        archive_days=board.archive_days, last_post_no=board.last_post_no,
-        created_at=board.created_at, updated_at=board.updated_at,
+        uri=board.uri,
+        title=board.title,
+        description=board.description,
+        work_safe=board.work_safe,
+        threads_per_page=board.threads_per_page,
+        pages=board.pages,
+        bump_limit=board.bump_limit,
+        image_limit=board.image_limit,
+        max_comment_length=board.max_comment_length,
+        forced_anonymous=board.forced_anonymous,
+        default_name=board.default_name,
+        poster_ids=board.poster_ids,
+        text_only=board.text_only,
+        require_subject=board.require_subject,
+        require_file=board.require_file,
+        country_flags=board.country_flags,
+        cyclic_limit=board.cyclic_limit,
+        archive_enabled=board.archive_enabled,
+        archive_days=board.archive_days,
+        last_post_no=board.last_post_no,
+        created_at=board.created_at,
+        updated_at=board.updated_at,
     )
 
 
 def thread_state(thread: Thread, uri: str) -> ThreadState:
     return ThreadState(
-        board=uri, no=thread.no, subject=thread.subject, created_at=thread.created_at,
-        bumped_at=thread.bumped_at, updated_at=thread.updated_at, reply_count=thread.reply_count,
-        file_count=thread.file_count, sticky=thread.sticky, locked=thread.locked,
-        cyclic=thread.cyclic, archived=thread.archived, archived_at=thread.archived_at,
+        board=uri,
+        no=thread.no,
+        subject=thread.subject,
+        created_at=thread.created_at,
+        bumped_at=thread.bumped_at,
+        updated_at=thread.updated_at,
+        reply_count=thread.reply_count,
+        file_count=thread.file_count,
+        sticky=thread.sticky,
+        locked=thread.locked,
+        cyclic=thread.cyclic,
+        archived=thread.archived,
+        archived_at=thread.archived_at,
     )
 
 
 def post_view(post: Post, uri: str, thread_no: int) -> PostView:
     return PostView(
-        board=uri, thread_no=thread_no, no=post.no, is_op=post.is_op, created_at=post.created_at,
-        name=post.name, tripcode=post.tripcode, capcode=post.capcode, subject=post.subject,
-        comment=post.comment, comment_html=post.comment_html, poster_id=post.poster_id,
-        country_code=post.country_code, country_name=post.country_name, sage=post.sage,
+        board=uri,
+        thread_no=thread_no,
+        no=post.no,
+        is_op=post.is_op,
+        created_at=post.created_at,
+        name=post.name,
+        tripcode=post.tripcode,
+        capcode=post.capcode,
+        subject=post.subject,
+        comment=post.comment,
+        comment_html=post.comment_html,
+        poster_id=post.poster_id,
+        country_code=post.country_code,
+        country_name=post.country_name,
+        sage=post.sage,
         edited_at=post.edited_at,
     )

@@ -100,9 +100,7 @@ class Database:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
         self.write_engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow, writer=True)
-        self.read_engine = make_engine(
-            replica_url or url, pool_size=pool_size, max_overflow=max_overflow, writer=False
-        )
+        self.read_engine = make_engine(replica_url or url, pool_size=pool_size, max_overflow=max_overflow, writer=False)
         self._writes = async_sessionmaker(self.write_engine, class_=WriteSession, expire_on_commit=False)
         self._reads = async_sessionmaker(self.read_engine, class_=ReadSession, expire_on_commit=False)
 

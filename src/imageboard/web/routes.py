@@ -15,7 +15,7 @@ from imageboard.core.http import client_ip, safe_local_url, wants_json
 from imageboard.core.i18n import LANGUAGE_NAMES, available_languages
 from imageboard.web.pages import PageRenderer
 
-PASSWORD_COOKIE = "pwd"
+PASSWORD_COOKIE = "pwd"  # noqa: S105  (a cookie name)
 THEME_COOKIE = "theme"
 LANGUAGE_COOKIE = "lang"
 THEMES = ("auto", "light", "dark")
@@ -43,7 +43,8 @@ def build_router(boards: BoardsService, pages: PageRenderer) -> APIRouter:
     ) -> Response:
         if theme is None and language is None:
             return await pages.render(
-                request, "pages/settings.html",
+                request,
+                "pages/settings.html",
                 themes=[(t, t.capitalize()) for t in THEMES],
                 languages=[(code, LANGUAGE_NAMES.get(code, code)) for code in available_languages()],
                 current_theme=request.cookies.get(THEME_COOKIE, "auto"),
@@ -149,7 +150,9 @@ def build_router(boards: BoardsService, pages: PageRenderer) -> APIRouter:
         file_only = _text(form.get("file_only")) in {"on", "1", "true"}
         deleted_thread = False
         for number in numbers:
-            deleted_thread = await boards.delete_own_post(board, number, password, file_only=file_only) or deleted_thread
+            deleted_thread = (
+                await boards.delete_own_post(board, number, password, file_only=file_only) or deleted_thread
+            )
         if wants_json(request):
             return JSONResponse({"deleted": numbers, "file_only": file_only})
         back = safe_local_url(request.headers.get("referer", "").partition(request.url.netloc)[2] or None, f"/{board}/")
