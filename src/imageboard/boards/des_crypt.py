@@ -158,9 +158,7 @@ def _build_sp_tables() -> tuple[tuple[int, ...], ...]:
     return tuple(tables)
 
 
-def _linear_tables(
-    count: int, bits: int, single: Callable[[int, int], int]
-) -> tuple[tuple[int, ...], ...]:
+def _linear_tables(count: int, bits: int, single: Callable[[int, int], int]) -> tuple[tuple[int, ...], ...]:
     """Lookup tables for a bit permutation applied to ``count`` slices of ``bits`` bits each.
 
     ``single(index, bit)`` is the output for slice ``index`` holding only bit ``bit`` (0 = least

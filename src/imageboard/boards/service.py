@@ -5,6 +5,7 @@ The service never commits: ``Database.writer()`` is the unit of work around each
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import math
@@ -178,7 +179,8 @@ class BoardsService:
             targets={QuoteRef(b, n): t for (b, n), t in targets.items()},
             known_boards=known,
         )
-        country = country_of(new.ip) if board.country_flags and new.ip else None
+        # The first lookup loads the country database (~0.1 s): keep it off the event loop.
+        country = await asyncio.to_thread(country_of, new.ip) if board.country_flags and new.ip else None
         post = await repo.add_post(
             session,
             Post(

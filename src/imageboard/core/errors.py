@@ -44,3 +44,12 @@ class TooLarge(DomainError):
 class UnsupportedMedia(DomainError):
     status = 415
     code = "unsupported_media"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, field=field, code=code)
+        self.retry_after = retry_after

@@ -81,9 +81,12 @@ def _load(ipv6: bool) -> None:
         # (or failing to, where `ps` is absent) is a cost and a surprise; skip it while we load.
         measure = module.get_mem_usage
         module.get_mem_usage = lambda: 0.0
+        # A bare file name would be looked for in the current directory first, and the file is
+        # a pickle: only ever load the copy inside the installed package.
+        path = os.path.join(os.path.dirname(module.__file__), _IPV6_FILE if ipv6 else _IPV4_FILE)
         try:
             # verbose=False is what keeps geoip2fast from printing its "is ready!" line.
-            reader = module.GeoIP2Fast(verbose=False, geoip2fast_data_file=_IPV6_FILE if ipv6 else _IPV4_FILE)
+            reader = module.GeoIP2Fast(verbose=False, geoip2fast_data_file=path)
         finally:
             module.get_mem_usage = measure
     except Exception:

@@ -5,24 +5,35 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import imageboard.boards.models  # noqa: F401  (registers the tables)
+import imageboard.accounts.models
+import imageboard.boards.models  # noqa: F401
 from imageboard.core.db import Base
+from imageboard.core.types import UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def _render_item(kind: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    """Autogenerate writes our column types by their short name, with their import."""
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        autogen_context.imports.add("from imageboard.core.types import UTCDateTime")
+        return "UTCDateTime()"
+    return False
 
 
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        render_item=_render_item,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copy
         compare_type=True,
     )
