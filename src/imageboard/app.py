@@ -17,13 +17,15 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from imageboard import __version__
+from imageboard.accounts import AccountsService
+from imageboard.accounts.routes import build_accounts_router
 from imageboard.boards import BoardsService
 from imageboard.config import Settings
 from imageboard.core.db import Database
 from imageboard.core.errors import DomainError
 from imageboard.core.http import safe_local_url, wants_json
 from imageboard.core.i18n import negotiate, set_language
-from imageboard.core.middleware import BodySizeLimit, SecurityHeaders
+from imageboard.core.middleware import BodySizeLimit, SameOriginWrites, SecurityHeaders
 from imageboard.web.pages import PageRenderer, SiteInfo
 from imageboard.web.routes import LANGUAGE_COOKIE, build_router
 from imageboard.web.templating import make_environment
@@ -64,6 +66,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         max_overflow=settings.database_max_overflow,
     )
     boards = BoardsService(db, secret=settings.secret)
+    accounts = AccountsService(db, issuer=settings.site_name)
     env = make_environment()
     pages = PageRenderer(
         env,
@@ -95,6 +98,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.settings = settings
     app.state.db = db
     app.state.boards = boards
+    app.state.accounts = accounts
     app.state.pages = pages
 
     async def domain_error(request: Request, exc: Exception) -> Response:
@@ -118,9 +122,11 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.add_exception_handler(RequestValidationError, validation_error)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(build_accounts_router(accounts, pages, secret=settings.secret))
     app.include_router(build_router(boards, pages))
 
     app.add_middleware(LanguageSelector, forced=settings.language)
+    app.add_middleware(SameOriginWrites)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app
@@ -133,7 +139,7 @@ async def _error(
         return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status)
     referer = request.headers.get("referer", "")
     back = safe_local_url(referer.partition(request.url.netloc)[2] if request.url.netloc in referer else None)
-    return await pages.render(request, "pages/error.html", status=status, message=message, back=back)
+    return await pages.render(request, "pages/error.html", status_code=status, status=status, message=message, back=back)
 
 
 async def _maintenance(boards: BoardsService) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from imageboard.boards import BoardSpec, BoardsService
 from imageboard.config import Settings, load_settings
@@ -52,6 +54,11 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=1)
 
 
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    return str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+
+
 def _settings() -> Settings:
     try:
         return load_settings()
@@ -76,8 +83,8 @@ def _with_service(work: Callable[[BoardsService], Awaitable[T]]) -> T:
     except DomainError as exc:
         _fail(exc.message)
         raise
-    except OSError as exc:
-        _fail(f"cannot reach the database: {exc}")
+    except (DBAPIError, OSError) as exc:
+        _fail(f"cannot reach the database: {_first_line(exc)}")
         raise
 
 
@@ -87,7 +94,10 @@ def migrate() -> None:
     from imageboard.core.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.effective_database_url)
+    try:
+        upgrade(settings.effective_database_url)
+    except (DBAPIError, OSError) as exc:
+        _fail(f"cannot migrate the database: {_first_line(exc)}")
     typer.echo("database is up to date")
 
 
@@ -192,6 +202,48 @@ def demo(
 
     count = _with_service(work)
     typer.echo(f"wrote {count} posts")
+
+
+@app.command("create-user")
+def create_user(
+    username: Annotated[str, typer.Argument(help="3-32 lowercase letters, digits or underscores.")],
+    role: Annotated[
+        str | None, typer.Option(help="Site role: admin, global_moderator or global_janitor.")
+    ] = None,
+) -> None:
+    """Create a staff account. The password is read from standard input, or generated and
+    printed when standard input is a terminal or empty."""
+    from imageboard.accounts import AccountsService, SiteRole
+
+    site_role: SiteRole | None = None
+    if role is not None:
+        try:
+            site_role = SiteRole(role)
+        except ValueError:
+            _fail(f"unknown role '{role}': choose admin, global_moderator or global_janitor")
+    password = "" if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    generated = not password
+    if generated:
+        password = secrets.token_urlsafe(18)
+    settings = _settings()
+
+    async def work() -> str:
+        db = Database(settings.effective_database_url)
+        try:
+            return (await AccountsService(db).create_user(username, password, site_role=site_role)).username
+        finally:
+            await db.dispose()
+
+    try:
+        name = asyncio.run(work())
+    except DomainError as exc:
+        _fail(exc.message)
+        return
+    typer.echo(f"created user {name}" + (f" ({site_role.value})" if site_role else ""))
+    if generated:
+        typer.echo(f"password: {password}")
+    if site_role is not None:
+        typer.echo("site staff must set up two-factor sign-in at /account/2fa before acting as staff")
 
 
 @app.command()

@@ -69,3 +69,17 @@ def test_bad_setting_is_reported(tmp_path: Path) -> None:
     result = run(tmp_path, "list-boards", IMAGEBOARD_PORT="not-a-port")
     assert result.returncode != 0
     assert result.stderr.strip().startswith("imageboard: error: setting IMAGEBOARD_PORT")
+
+
+def test_fresh_data_directory_is_created(tmp_path: Path) -> None:
+    fresh = tmp_path / "not" / "yet" / "there"
+    result = run(fresh, "init")
+    assert result.returncode == 0, result.stderr
+    assert (fresh / "imageboard.sqlite3").exists()
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    result = run(tmp_path, "migrate", IMAGEBOARD_DATABASE_URL="postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("imageboard: error: cannot migrate the database"), result.stderr

@@ -21,7 +21,7 @@ async def test_create_thread_reply_quote_and_delete(server: RunningServer, brows
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     try:
         await page.goto(server.url + "/")
-        await page.get_by_role("link", name=re.compile(r"/b/")).first.click()
+        await page.locator("main a[href='/b/']").first.click()
         await expect(page).to_have_url(server.url + "/b/")
 
         subject = f"Browser thread {'js' if javascript else 'nojs'}"

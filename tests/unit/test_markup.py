@@ -496,10 +496,14 @@ ADVERSARIAL = [
 
 @pytest.mark.parametrize("text", ADVERSARIAL, ids=range(len(ADVERSARIAL)))
 def test_adversarial_input_is_fast(text: str) -> None:
-    started = time.perf_counter()
-    html = render(text)
-    find_quotes(text, board="b")
-    comment_excerpt(text)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 0.05, f"{elapsed:.3f}s"
+    # The best of three runs: a busy machine can stall one run, never all three, while a
+    # super-linear renderer is slow every time (these inputs take ~4 ms when linear).
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        html = render(text)
+        find_quotes(text, board="b")
+        comment_excerpt(text)
+        timings.append(time.perf_counter() - started)
+    assert min(timings) < 0.05, f"{min(timings):.3f}s"
     assert_safe(html)

@@ -40,3 +40,4 @@ class SessionInfo:
     verified: bool
     csrf_token: str
     totp_enabled: bool
+    enrolment_owed: bool = False  # site staff without a second factor: no site powers until enrolled

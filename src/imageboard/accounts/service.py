@@ -203,16 +203,20 @@ class AccountsService:
         if now - row.last_seen_at > timedelta(minutes=5):
             async with self.db.writer() as session:
                 await repo.touch_session(session, row.token_hash, now)
+        site_role = SiteRole(user.site_role) if user.site_role else None
+        # Site staff act as such only once their second factor is set up.
+        enrolment_owed = site_role in TWO_FACTOR_REQUIRED and not user.totp_enabled
         actor = Actor(
             user_id=user.id,
             username=user.username,
-            site_role=SiteRole(user.site_role) if user.site_role else None,
+            site_role=None if enrolment_owed else site_role,
             board_roles={uri: BoardRole(role) for uri, role in roles.items()},
         )
         return SessionInfo(
             actor=actor,
             verified=row.verified,
             totp_enabled=user.totp_enabled,
+            enrolment_owed=enrolment_owed,
             csrf_token=_csrf_token(row.csrf_secret),
         )
 

@@ -110,3 +110,41 @@ async def _refuse(send: Send, status: int, code: str, message: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class SameOriginWrites:
+    """Refuse state-changing requests that a browser sent from another site.
+
+    Browsers label every request with ``Sec-Fetch-Site`` and cross-origin writes with
+    ``Origin``; a forged form on another site carries one of them, so it is refused here
+    before any form is parsed. Clients that are not browsers (4chan apps, scripts) send
+    neither and pass; forms of signed-in staff also carry a per-session token.
+    """
+
+    def __init__(self, app: ASGIApp, *, exempt_prefixes: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.exempt_prefixes = exempt_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in UNSAFE_METHODS or scope["path"].startswith(
+            self.exempt_prefixes
+        ):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        fetch_site = headers.get(b"sec-fetch-site", b"").decode("latin-1")
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        host = headers.get(b"host", b"").decode("latin-1")
+        cross_site = fetch_site == "cross-site" or (
+            bool(origin) and origin != "null" and origin.split("://", 1)[-1] != host
+        )
+        if origin == "null" or cross_site:
+            await _refuse(
+                send, 403, "cross_site",
+                "This form was sent from another website, so it was refused. Post from this site's own pages.",
+            )
+            return
+        await self.app(scope, receive, send)

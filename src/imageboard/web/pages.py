@@ -12,6 +12,9 @@ from starlette.responses import HTMLResponse
 from imageboard.boards import BoardsService
 from imageboard.core.i18n import current_language
 
+THEMES = ("auto", "light", "dark")
+THEME_COOKIE = "theme"
+
 
 @dataclass(frozen=True, slots=True)
 class SiteInfo:
@@ -26,14 +29,21 @@ class PageRenderer:
         self.site = site
         self.dev = dev
 
-    async def render(self, request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    async def render(
+        self, request: Request, template: str, *, status_code: int = 200, **context: Any
+    ) -> HTMLResponse:
         body = self.env.get_template(template).render(
             site=self.site,
             nav_boards=await self.boards.list_boards(),
-            theme="auto",
+            theme=_theme(request),
             lang=current_language(),
             dev=self.dev,
             path=request.url.path,
             **context,
         )
-        return HTMLResponse(body, status_code=status)
+        return HTMLResponse(body, status_code=status_code)
+
+
+def _theme(request: Request) -> str:
+    chosen = request.cookies.get(THEME_COOKIE, "auto")
+    return chosen if chosen in THEMES else "auto"

@@ -13,12 +13,11 @@ from imageboard.boards import BoardsService, CatalogSort, NewPost
 from imageboard.core.errors import InvalidInput, NotFound
 from imageboard.core.http import client_ip, safe_local_url, wants_json
 from imageboard.core.i18n import LANGUAGE_NAMES, available_languages
-from imageboard.web.pages import PageRenderer
+from imageboard.web import gallery
+from imageboard.web.pages import THEME_COOKIE, THEMES, PageRenderer
 
 PASSWORD_COOKIE = "pwd"  # noqa: S105  (a cookie name)
-THEME_COOKIE = "theme"
 LANGUAGE_COOKIE = "lang"
-THEMES = ("auto", "light", "dark")
 YEAR = 365 * 24 * 3600
 MAX_FORM_FIELDS = 64
 MAX_FORM_FILES = 16
@@ -60,6 +59,12 @@ def build_router(boards: BoardsService, pages: PageRenderer) -> APIRouter:
         if language is not None:
             response.set_cookie(LANGUAGE_COOKIE, language, max_age=YEAR, httponly=True, samesite="lax")
         return response
+
+    @router.get("/dev/gallery")
+    async def component_gallery(request: Request) -> Response:
+        if not pages.dev:
+            raise NotFound("The component gallery is only shown in development mode.")
+        return await pages.render(request, "dev/gallery.html", samples=gallery.samples())
 
     @router.get("/all/")
     async def overboard(request: Request, page: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:

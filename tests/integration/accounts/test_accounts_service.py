@@ -88,6 +88,8 @@ async def test_two_factor_enrolment_sign_in_and_replay(accounts: AccountsService
     user = await accounts.create_user("admin", PASSWORD, site_role=SiteRole.ADMIN)
     signed = await accounts.sign_in("admin", PASSWORD)
     assert signed.must_enrol_second_factor and not signed.needs_second_factor
+    before = await accounts.session(signed.token)
+    assert before is not None and before.enrolment_owed and before.actor.site_role is None
     secret = accounts.new_totp_secret()
     assert accounts.provisioning_uri("admin", secret).startswith("otpauth://totp/")
     with pytest.raises(InvalidInput):
@@ -101,7 +103,8 @@ async def test_two_factor_enrolment_sign_in_and_replay(accounts: AccountsService
     assert info is not None and not info.verified
     code = pyotp.TOTP(secret).at(clock.now)
     verified = await accounts.verify_second_factor(pending.token, code)
-    assert (await accounts.session(verified)).verified  # type: ignore[union-attr]
+    after = await accounts.session(verified)
+    assert after is not None and after.verified and after.actor.site_role is SiteRole.ADMIN
     assert await accounts.session(pending.token) is None, "the half-signed-in session is replaced"
     again = await accounts.sign_in("admin", PASSWORD)
     with pytest.raises(InvalidInput, match="already used"):
