@@ -100,7 +100,8 @@ def boards(database: Database) -> BoardsService:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, secret_key="test-secret", environment="development")
+    # Anti-spam has suites of its own; elsewhere one test client posting fast is not a spammer.
+    return Settings(data_dir=tmp_path, secret_key="test-secret", environment="development", antispam="off")
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -19,13 +20,30 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from imageboard import __version__
 from imageboard.accounts import AccountsService
 from imageboard.accounts.routes import build_accounts_router
+from imageboard.antispam import build_antispam, config_from_settings
+from imageboard.antispam.middleware import ClientAddress, FloodGate, ReadRateLimit
+from imageboard.antispam.routes import build_captcha_router
+from imageboard.api import build_api_v1_mount, build_fourchan_router, build_swagger_router
 from imageboard.boards import BoardsService
 from imageboard.config import Settings
+from imageboard.core.cache import MemoryPageCache, PageCache, RedisPageCache
+from imageboard.core.clock import utcnow
 from imageboard.core.db import Database
 from imageboard.core.errors import DomainError
 from imageboard.core.http import safe_local_url, wants_json
 from imageboard.core.i18n import negotiate, set_language
 from imageboard.core.middleware import BodySizeLimit, SameOriginWrites, SecurityHeaders
+from imageboard.events import EventSettings
+from imageboard.events.routes import sse_gateway
+from imageboard.events.runtime import EventsRuntime
+from imageboard.media import BlobStorage, MediaService, make_storage
+from imageboard.media.routes import build_media_router
+from imageboard.media.tasks import run_garbage_collector
+from imageboard.media.uploads import SiteMediaLimits
+from imageboard.moderation import ModerationService
+from imageboard.moderation.routes import capcode_for, install_moderation
+from imageboard.observability import install_observability
+from imageboard.posting import PostingService
 from imageboard.web.pages import PageRenderer, SiteInfo
 from imageboard.web.routes import LANGUAGE_COOKIE, build_router
 from imageboard.web.templating import make_environment
@@ -33,6 +51,7 @@ from imageboard.web.templating import make_environment
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "web" / "static"
 MAINTENANCE_INTERVAL = 300.0
+MEDIA_PREFIX = "/media"
 
 
 class LanguageSelector:
@@ -59,15 +78,39 @@ def _cookie(header: str, name: str) -> str:
     return ""
 
 
-def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    events: EventSettings | None = None,
+) -> FastAPI:
+    """Build the site (the ``web`` or ``all`` role). ``database``, ``clock`` and ``events`` are
+    given by tests; the server passes none."""
     db = database or Database(
         settings.effective_database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
     )
-    boards = BoardsService(db, secret=settings.secret)
-    accounts = AccountsService(db, issuer=settings.site_name)
+    events = events or EventSettings()
+    runtime = EventsRuntime(settings, events, db=db, role="all" if events.role == "all" else "web")
+    media = MediaService(
+        db,
+        make_media_storage(settings),
+        media_base_url=settings.media_base_url,
+        workdir=settings.data_dir / "tmp",
+        clock=clock,
+    )
+    boards = BoardsService(db, secret=settings.secret, clock=clock, media=media, events=runtime.publisher)
+    page_cache = make_page_cache(settings)
+    accounts = AccountsService(db, issuer=settings.site_name, clock=clock)
+    # Moderation: bans, warnings, word filters and the approval queue screen every new post.
+    moderation = ModerationService(db, boards, accounts, clock=clock)
+    boards.screen = moderation.screen
+    antispam = build_antispam(config_from_settings(settings), secret=settings.secret)
+    posting = PostingService(boards, antispam=antispam, media=media, limits=site_media_limits(settings))
     env = make_environment()
+    env.globals["captcha_widget"] = antispam.captcha_widget_for
     pages = PageRenderer(
         env,
         boards,
@@ -77,15 +120,36 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        maintenance = asyncio.create_task(_maintenance(boards))
+        antispam.log_startup()
+        await runtime.start()
+        stop = asyncio.Event()
+        background = [
+            asyncio.create_task(_maintenance(boards, moderation)),
+            asyncio.create_task(
+                run_garbage_collector(
+                    media,
+                    every=timedelta(minutes=settings.media_gc_interval_minutes),
+                    grace=timedelta(hours=settings.media_gc_grace_hours),
+                    stop=stop,
+                )
+            ),
+        ]
         try:
             yield
         finally:
-            maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await maintenance
+            stop.set()
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await runtime.stop(grace=5)
+            await antispam.aclose()
+            if page_cache is not None:
+                await page_cache.close()
             if database is None:
                 await db.dispose()
+            await observability.shutdown()
 
     app = FastAPI(
         title=settings.site_name,
@@ -99,11 +163,21 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.db = db
     app.state.boards = boards
     app.state.accounts = accounts
+    app.state.moderation = moderation
+    app.state.antispam = antispam
+    app.state.media = media
+    app.state.posting = posting
+    app.state.events = runtime
     app.state.pages = pages
 
     async def domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
-        return await _error(request, pages, exc.status, exc.code, exc.message, exc.field)
+        response = await _error(request, pages, exc.status, exc.code, exc.message, exc.field)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(int(retry_after))
+            response.headers["Cache-Control"] = "no-store"
+        return response
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -121,15 +195,70 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
 
+    # Fixed paths first: the board routes' "/{board}" would take any of them.
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(build_media_router(media, prefix=MEDIA_PREFIX))
+    app.include_router(build_captcha_router(antispam))
+    if runtime.hub is not None:  # the all role streams live updates itself
+        app.include_router(sse_gateway(runtime).router())
+    # JSON documents before pages: /boards.json and /b/1.json must not be taken for HTML.
+    app.include_router(
+        build_fourchan_router(
+            boards, media_base_url=settings.media_base_url, site_name=settings.site_name, public_url=settings.public_url
+        )
+    )
+    app.include_router(build_swagger_router())
+    app.router.routes.append(build_api_v1_mount(boards, posting=posting))
     app.include_router(build_accounts_router(accounts, pages, secret=settings.secret))
-    app.include_router(build_router(boards, pages))
+    install_moderation(app, moderation, pages)
+    app.include_router(build_router(boards, pages, page_cache, posting=posting, staff_capcode=capcode_for))
 
     app.add_middleware(LanguageSelector, forced=settings.language)
     app.add_middleware(SameOriginWrites)
+    app.add_middleware(ReadRateLimit, antispam=antispam)
+    app.add_middleware(FloodGate, antispam=antispam)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ClientAddress, trusted=antispam.trusted_proxies)
     app.add_middleware(SecurityHeaders)
+    # Last: its request middleware wraps all of the above; its routes go first in the table.
+    observability = install_observability(app, settings, database=db, boards=boards)
     return app
+
+
+def make_media_storage(settings: Settings) -> BlobStorage:
+    if settings.media_storage == "s3":
+        if not settings.s3_bucket:
+            raise ValueError("IMAGEBOARD_MEDIA_STORAGE=s3 needs IMAGEBOARD_S3_BUCKET")
+        return make_storage(
+            "s3",
+            bucket=settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url or None,
+            region=settings.s3_region or None,
+            access_key=settings.s3_access_key or None,
+            secret_key=settings.s3_secret_key or None,
+            public_base_url=settings.s3_public_base_url or None,
+            key_prefix=settings.s3_key_prefix,
+        )
+    return make_storage("local", root=settings.media_root or settings.data_dir / "media")
+
+
+def site_media_limits(settings: Settings) -> SiteMediaLimits:
+    return SiteMediaLimits(
+        max_pixels=settings.max_image_pixels,
+        max_dimension=settings.max_image_dimension,
+        max_video_seconds=settings.max_video_seconds,
+        max_gif_frames=settings.max_gif_frames,
+    )
+
+
+def make_page_cache(settings: Settings) -> PageCache | None:
+    if settings.page_cache == "off":
+        return None
+    if settings.page_cache == "redis":
+        if not settings.redis_url:
+            raise ValueError("IMAGEBOARD_PAGE_CACHE=redis needs IMAGEBOARD_REDIS_URL")
+        return RedisPageCache(settings.redis_url)
+    return MemoryPageCache(max_bytes=settings.page_cache_bytes)
 
 
 async def _error(
@@ -139,10 +268,12 @@ async def _error(
         return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status)
     referer = request.headers.get("referer", "")
     back = safe_local_url(referer.partition(request.url.netloc)[2] if request.url.netloc in referer else None)
-    return await pages.render(request, "pages/error.html", status_code=status, status=status, message=message, back=back)
+    return await pages.render(
+        request, "pages/error.html", status_code=status, status=status, message=message, back=back
+    )
 
 
-async def _maintenance(boards: BoardsService) -> None:
+async def _maintenance(boards: BoardsService, moderation: ModerationService | None = None) -> None:
     while True:
         await asyncio.sleep(MAINTENANCE_INTERVAL)
         try:
@@ -151,3 +282,10 @@ async def _maintenance(boards: BoardsService) -> None:
                 log.info("pruned %d archived threads", removed)
         except Exception:
             log.exception("maintenance pass failed")
+        if moderation is not None:  # moderation: forget posters' addresses past their retention
+            try:
+                purged = await moderation.purge_old_ips()
+                if purged.post_ips or purged.report_ips or purged.bans:
+                    log.info("removed addresses past retention: %s", purged)
+            except Exception:
+                log.exception("IP retention pass failed")

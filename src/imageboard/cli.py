@@ -17,6 +17,7 @@ from imageboard.boards import BoardSpec, BoardsService
 from imageboard.config import Settings, load_settings
 from imageboard.core.db import Database
 from imageboard.core.errors import DomainError
+from imageboard.ops.cli import register as register_ops_commands
 
 app = typer.Typer(
     name="imageboard",
@@ -123,26 +124,25 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (IMAGEBOARD_HOST).")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (IMAGEBOARD_PORT).")] = None,
     workers: Annotated[int | None, typer.Option(min=1, max=64, help="Server processes (IMAGEBOARD_WORKERS).")] = None,
+    role: Annotated[
+        str | None, typer.Option(help="all, web, worker or realtime (IMAGEBOARD_ROLE); all runs everything.")
+    ] = None,
 ) -> None:
-    """Serve the site."""
-    import uvicorn
+    """Serve the site, or one role of it."""
+    from imageboard.events.runtime import run_role
+    from imageboard.events.settings import ROLES
 
     # Worker processes build their own settings from the environment, so options go there.
     for key, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
         if value is not None:
             os.environ[f"IMAGEBOARD_{key}"] = str(value)
+    chosen = role or os.environ.get("IMAGEBOARD_ROLE", "all")
+    if chosen not in ROLES:
+        _fail(f"unknown role '{chosen}': choose one of {', '.join(ROLES)}")
     settings = _settings()
-    typer.echo(f"serving on http://{settings.host}:{settings.port}/ with {settings.workers} worker(s)")
-    uvicorn.run(
-        "imageboard.asgi:application",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level="info",
-        proxy_headers=False,
-        server_header=False,
-    )
+    if chosen != "worker":
+        typer.echo(f"serving {chosen} on http://{settings.host}:{settings.port}/ with {settings.workers} worker(s)")
+    run_role(settings, chosen)  # type: ignore[arg-type]
 
 
 @app.command("create-board")
@@ -251,6 +251,9 @@ def prune() -> None:
     """Remove archived threads past their board's archive period."""
     removed = _with_service(lambda boards: boards.prune_archives())
     typer.echo(f"removed {removed} archived threads")
+
+
+register_ops_commands(app)
 
 
 def main() -> None:

@@ -47,6 +47,79 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
 
+    # Operations: logs, metrics, tracing, error reports (docs/operations.md).
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="'json' for log shippers, 'console' for people; 'auto': console in development."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_ips: bool = Field(default=False, description="Write client addresses into access logs and Sentry events.")
+    otlp_endpoint: str = Field(
+        default="", description="OTLP/HTTP collector base URL (e.g. http://jaeger:4318); empty: no tracing."
+    )
+    trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0, description="Share of requests traced.")
+    sentry_dsn: str = Field(default="", description="Sentry DSN; empty: nothing is sent.")
+    metrics_dir: str = Field(
+        default="",
+        description="Directory for the metric files of several server processes; empty: a temporary one.",
+    )
+
+    # Anti-spam (imageboard.antispam). Each limit is a count per window; 0 turns that limit off.
+    antispam: Literal["on", "off"] = Field(
+        default="on",
+        description="Rate limits, captcha, network lists and spam checks; 'off' only for local development, "
+        "demos and load tests (a loud warning is logged at start-up).",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description='CIDRs whose X-Forwarded-For / X-Real-IP are believed, as JSON: ["10.0.0.0/8", "fd00::/8"].',
+    )
+    network_list_file: str = Field(default="", description="Operator's file of IPs/CIDRs (e.g. Tor exits).")
+    antispam_threads_per_window: int = Field(default=3, ge=0)
+    antispam_thread_window: float = Field(default=900.0, gt=0)
+    antispam_replies_per_window: int = Field(default=6, ge=0)
+    antispam_reply_window: float = Field(default=60.0, gt=0)
+    antispam_files_per_hour: int = Field(default=60, ge=0)
+    antispam_duplicate_window: float = Field(default=600.0, ge=0)
+    antispam_site_burst_posts: int = Field(default=60, ge=0)
+    antispam_site_burst_window: float = Field(default=10.0, gt=0)
+    antispam_read_requests: int = Field(default=600, ge=0)
+    antispam_read_window: float = Field(default=60.0, gt=0)
+    antispam_max_links: int = Field(default=5, ge=-1)
+    antispam_warmup_seconds: float = Field(default=30.0, ge=0)
+    antispam_automated_checks: bool = True
+    antispam_captcha_mode: Literal["off", "threads", "all"] = "off"
+    antispam_network_list_action: Literal["refuse", "captcha", "hold"] = "refuse"
+    antispam_pow_bits: int = Field(default=16, ge=1, le=32)
+    antispam_captcha_ttl: float = Field(default=600.0, gt=0)
+    antispam_grace_posts: int = Field(default=10, ge=0)
+    antispam_grace_seconds: float = Field(default=900.0, gt=0)
+
+    media_storage: Literal["local", "s3"] = Field(default="local", description="Where files are kept.")
+    media_root: Path | None = Field(default=None, description="Local media directory; default <data_dir>/media.")
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_bucket: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_public_base_url: str = Field(default="", description="Public URL of the bucket (a CDN); media redirect there.")
+    s3_key_prefix: str = ""
+    media_gc_grace_hours: float = Field(default=6.0, gt=0)
+    media_gc_interval_minutes: float = Field(default=60.0, gt=0)
+    max_video_seconds: float = Field(default=300.0, gt=0)
+    max_image_pixels: int = Field(default=50_000_000, gt=0)
+    max_image_dimension: int = Field(default=10_000, gt=0)
+    max_gif_frames: int = Field(default=1000, gt=0)
+
+    media_base_url: str = Field(
+        default="/media", description="Where media URLs point: this site's /media, or a media origin or CDN."
+    )
+
+    redis_url: str = Field(default="", description="Redis for the shared page cache, rate limits and live updates.")
+    page_cache: Literal["memory", "redis", "off"] = Field(
+        default="memory", description="Where rendered pages are cached: in each process, in Redis, or not at all."
+    )
+    page_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0, description="In-process page cache size.")
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

@@ -41,7 +41,14 @@ class RunningServer:
 
 def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> RunningServer:
     port = free_port()
-    env = {**os.environ, "IMAGEBOARD_DATA_DIR": str(data_dir), "IMAGEBOARD_PORT": str(port), **(extra_env or {})}
+    env = {
+        **os.environ,
+        "IMAGEBOARD_DATA_DIR": str(data_dir),
+        "IMAGEBOARD_PORT": str(port),
+        # Limits stay on, but a test's first post need not wait out the new-poster warm-up.
+        "IMAGEBOARD_ANTISPAM_WARMUP_SECONDS": "0",
+        **(extra_env or {}),
+    }
     subprocess.run([CLI, "init"], env=env, check=True, capture_output=True, timeout=120)
     process = subprocess.Popen([CLI, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"

@@ -27,7 +27,7 @@ class NotSignedIn(DomainError):
 
 
 def _form_text(form: object, name: str) -> str:
-    value = form.get(name) if hasattr(form, "get") else None  # type: ignore[union-attr]
+    value = form.get(name) if hasattr(form, "get") else None
     if not isinstance(value, str):
         return ""
     if len(value) > MAX_FIELD:
@@ -103,7 +103,9 @@ def build_accounts_router(accounts: AccountsService, pages: PageRenderer, *, sec
         try:
             token = await accounts.verify_second_factor(pending, _form_text(form, "code"))
         except (InvalidInput, Forbidden) as exc:
-            return await pages.render(request, "pages/login.html", status_code=exc.status, step="code", error=exc.message)
+            return await pages.render(
+                request, "pages/login.html", status_code=exc.status, step="code", error=exc.message
+            )
         response = RedirectResponse("/staff", status_code=303)
         response.delete_cookie(PENDING_COOKIE, path="/")
         _set_cookie(request, response, SESSION_COOKIE, token, 14 * 24 * 3600)
@@ -150,8 +152,13 @@ def build_accounts_router(accounts: AccountsService, pages: PageRenderer, *, sec
         info = await require_session(request)
         totp_secret = accounts.new_totp_secret()
         return await pages.render(
-            request, "pages/totp.html", me=info, totp_secret=totp_secret, signature=sign(totp_secret),
-            uri=accounts.provisioning_uri(info.actor.username, totp_secret), error="",
+            request,
+            "pages/totp.html",
+            me=info,
+            totp_secret=totp_secret,
+            signature=sign(totp_secret),
+            uri=accounts.provisioning_uri(info.actor.username, totp_secret),
+            error="",
         )
 
     @router.post("/account/2fa")

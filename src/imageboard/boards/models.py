@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from imageboard.core.db import Base
@@ -39,10 +39,38 @@ class Board(Base):
     archive_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     archive_days: Mapped[int] = mapped_column(Integer, default=7)
 
+    # Files (migration 0006_board_settings).
+    max_files: Mapped[int] = mapped_column(Integer, default=4)
+    max_file_mb: Mapped[int] = mapped_column(Integer, default=8)
+    allowed_media: Mapped[str] = mapped_column(String(200), default="jpg,png,gif,webp,avif,webm,mp4")
+    unique_files: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Anti-spam overrides (NULL: the site default).
+    threads_per_window: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    thread_window: Mapped[float | None] = mapped_column(Float, nullable=True)
+    replies_per_window: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reply_window: Mapped[float | None] = mapped_column(Float, nullable=True)
+    files_per_hour: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duplicate_window: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_links: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    warmup_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    captcha_mode: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    network_list_action: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    automated_checks: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
     # The last post number handed out; bumped in the posting transaction, never decreased.
     last_post_no: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    # Moderation settings (migration 0005_moderation): rules and announcement as text, the
+    # approval queue, the public mod log, and how long posters' IP addresses are kept.
+    rules: Mapped[str] = mapped_column(Text, default="")
+    announcement: Mapped[str] = mapped_column(Text, default="")
+    hold_threads: Mapped[bool] = mapped_column(Boolean, default=False)
+    hold_links_files: Mapped[bool] = mapped_column(Boolean, default=False)
+    hold_new_posters: Mapped[bool] = mapped_column(Boolean, default=False)
+    modlog_show_names: Mapped[bool] = mapped_column(Boolean, default=False)
+    ip_retention_days: Mapped[int] = mapped_column(Integer, default=30)
 
 
 class Thread(Base):
@@ -68,6 +96,8 @@ class Thread(Base):
     cyclic: Mapped[bool] = mapped_column(Boolean, default=False)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Moderation: a new thread held for staff approval is invisible until approved.
+    held: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Post(Base):
@@ -98,6 +128,10 @@ class Post(Base):
     ip: Mapped[str | None] = mapped_column(String(45), nullable=True)
     password_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Moderation: held for staff approval (invisible to the public until approved), and the
+    # public "(USER WAS BANNED FOR THIS POST)" mark, appended to comment_html when set.
+    held: Mapped[bool] = mapped_column(Boolean, default=False)
+    ban_message: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class PostQuote(Base):
@@ -109,3 +143,15 @@ class PostQuote(Base):
     source_post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
     target_board_id: Mapped[int] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"), primary_key=True)
     target_no: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
+# Moderation (migration 0005_moderation): posts by one address, and the retention job's scan
+# of posts whose address is still kept.
+Index("ix_posts_ip", Post.ip)
+Index(
+    "ix_posts_ip_kept",
+    Post.created_at,
+    sqlite_where=Post.ip.is_not(None),
+    postgresql_where=Post.ip.is_not(None),
+)
+Index("ix_posts_held", Post.held)

@@ -9,19 +9,26 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from imageboard.media.schemas import FileView
 
+if TYPE_CHECKING:
+    from imageboard.media import IngestedFile
+
 BOARD_URI = re.compile(r"^[a-z0-9]{1,32}$")
 # Reserved for site pages that share the URL space with boards.
 RESERVED_URIS = frozenset(
     {"all", "sfw", "api", "static", "media", "help", "settings", "dev", "healthz", "readyz", "metrics", "boards"}
+    # Moderation and accounts pages.
+    | {"staff", "banned", "login", "logout", "account"}
 )
 
 CatalogSort = Literal["bump", "created", "replies"]
+MEDIA_KINDS = frozenset({"jpg", "png", "gif", "webp", "avif", "webm", "mp4", "mp3", "ogg"})
+DEFAULT_MEDIA = "jpg,png,gif,webp,avif,webm,mp4"
 
 
 class BoardSpec(BaseModel):
@@ -48,6 +55,31 @@ class BoardSpec(BaseModel):
     cyclic_limit: int = Field(default=250, ge=1, le=100_000)
     archive_enabled: bool = True
     archive_days: int = Field(default=7, ge=0, le=3650)
+    max_files: int = Field(default=4, ge=0, le=16)
+    max_file_mb: int = Field(default=8, ge=1, le=1024)
+    allowed_media: str = Field(default=DEFAULT_MEDIA, max_length=200)
+    unique_files: bool = False
+    # Anti-spam overrides; None keeps the site default (IMAGEBOARD_ANTISPAM_*).
+    threads_per_window: int | None = Field(default=None, ge=0)
+    thread_window: float | None = Field(default=None, gt=0)
+    replies_per_window: int | None = Field(default=None, ge=0)
+    reply_window: float | None = Field(default=None, gt=0)
+    files_per_hour: int | None = Field(default=None, ge=0)
+    duplicate_window: float | None = Field(default=None, ge=0)
+    max_links: int | None = Field(default=None, ge=-1)
+    warmup_seconds: float | None = Field(default=None, ge=0)
+    captcha_mode: Literal["off", "threads", "all"] | None = None
+    network_list_action: Literal["refuse", "captcha", "hold"] | None = None
+    automated_checks: bool | None = None
+
+    @field_validator("allowed_media")
+    @classmethod
+    def _known_media(cls, value: str) -> str:
+        kinds = [k.strip().lower().lstrip(".") for k in value.split(",") if k.strip()]
+        unknown = sorted(set(kinds) - MEDIA_KINDS)
+        if unknown:
+            raise ValueError(f"unknown file kinds {', '.join(unknown)}; choose from {', '.join(sorted(MEDIA_KINDS))}")
+        return ",".join(dict.fromkeys(kinds))
 
     @field_validator("uri")
     @classmethod
@@ -72,6 +104,9 @@ class NewPost:
     password: str = ""
     ip: str | None = None
     has_files: bool = False
+    capcode: str | None = None  # staff posting "as staff" (moderation.routes.capcode_for decides)
+    files: tuple[IngestedFile, ...] = ()  # checked and stored by the media context before posting
+    hold_for_review: bool = False  # anti-spam asks staff to approve it first (e.g. a listed network)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +115,7 @@ class PostCreated:
     thread_no: int
     post_no: int
     noko: bool
+    held: bool = False  # moderation: waiting for staff approval, not shown yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +139,25 @@ class BoardView:
     cyclic_limit: int
     archive_enabled: bool
     archive_days: int
+    max_files: int
+    max_file_mb: int
+    allowed_media: str
+    unique_files: bool
     last_post_no: int
     created_at: datetime
     updated_at: datetime
+
+    threads_per_window: int | None = None
+    thread_window: float | None = None
+    replies_per_window: int | None = None
+    reply_window: float | None = None
+    files_per_hour: int | None = None
+    duplicate_window: float | None = None
+    max_links: int | None = None
+    warmup_seconds: float | None = None
+    captcha_mode: str | None = None
+    network_list_action: str | None = None
+    automated_checks: bool | None = None
 
     @property
     def capacity(self) -> int:

@@ -6,11 +6,12 @@ The service never commits: ``Database.writer()`` is the unit of work around each
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from imageboard.boards import repository as repo
@@ -37,7 +38,24 @@ from imageboard.core.clock import utcnow
 from imageboard.core.db import Database, ReadSession, WriteSession
 from imageboard.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from imageboard.core.geoip import country_of
+from imageboard.events import EventPublisher, PostDeleted, ThreadArchived, ThreadPruned, ThreadUpdated
+from imageboard.events import PostCreated as PostCreatedEvent
+from imageboard.media import MediaService
 
+# Per-board anti-spam overrides, carried on BoardView for the antispam context to read.
+ANTISPAM_OVERRIDES = (
+    "threads_per_window",
+    "thread_window",
+    "replies_per_window",
+    "reply_window",
+    "files_per_hour",
+    "duplicate_window",
+    "max_links",
+    "warmup_seconds",
+    "captcha_mode",
+    "network_list_action",
+    "automated_checks",
+)
 MAX_NAME = 100
 MAX_SUBJECT = 100
 MAX_OPTIONS = 100
@@ -47,10 +65,25 @@ BOARD_LINK = re.compile(r">>>/([a-z0-9]{1,32})/")
 
 
 class BoardsService:
-    def __init__(self, db: Database, *, secret: bytes, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        secret: bytes,
+        clock: Callable[[], datetime] = utcnow,
+        media: MediaService | None = None,
+        events: EventPublisher | None = None,
+    ) -> None:
         self.db = db
         self.secret = secret
         self.clock = clock
+        # Attaches uploaded files inside the posting transaction and adds them to read models.
+        self.media = media
+        # Domain events go to the outbox in the same transaction as the change they report.
+        self.events = events or EventPublisher()
+        # Moderation's check of every new post, set by the composition root: bans, warnings,
+        # word filters (which may rewrite the text) and whether to hold it for approval.
+        self.screen: Callable[[NewPost], Awaitable[tuple[NewPost, bool]]] | None = None
 
     # --- boards -----------------------------------------------------------------------
 
@@ -85,6 +118,10 @@ class BoardsService:
     # --- posting ----------------------------------------------------------------------
 
     async def create_post(self, new: NewPost) -> PostCreated:
+        held = new.hold_for_review
+        if self.screen is not None:  # moderation: may refuse (ban, filter) or hold the post
+            new, screened = await self.screen(new)
+            held = held or screened
         options = _options(new.options)
         now = self.clock()
         async with self.db.writer() as session:
@@ -93,15 +130,24 @@ class BoardsService:
             number = await repo.take_post_number(session, board.id)
             thread = await self._thread_for(session, board, new, number, now)
             post = await self._write_post(session, board, thread, new, number, now, sage="sage" in options)
-            if post.is_op:
+            if held:  # moderation: invisible (no bump, no count) until staff approve it
+                post.held = True
+                thread.held = thread.held or post.is_op
+                await session.flush()
+            elif post.is_op:
                 await self._archive_overflow(session, board, now)
             else:
                 await self._after_reply(session, board, thread, post, now)
+            if not held:
+                self._announce_post(session, board, thread, post, len(new.files))
             await repo.touch_board(session, board.id, now)
-        return PostCreated(board=board.uri, thread_no=thread.no, post_no=number, noko="nonoko" not in options)
+        return PostCreated(
+            board=board.uri, thread_no=thread.no, post_no=number, noko="nonoko" not in options, held=held
+        )
 
     def _validate(self, board: Board, new: NewPost) -> None:
         comment = new.comment.strip()
+        has_files = new.has_files or bool(new.files)
         if len(new.name) > MAX_NAME:
             raise InvalidInput(f"The name is too long: at most {MAX_NAME} characters.", field="name")
         if len(new.subject) > MAX_SUBJECT:
@@ -116,14 +162,16 @@ class BoardsService:
                 f"at most {board.max_comment_length} on /{board.uri}/.",
                 field="com",
             )
-        if new.has_files and board.text_only:
+        if has_files and board.text_only:
             raise InvalidInput(f"/{board.uri}/ is text-only: post without a file.", field="upfile")
+        if len(new.files) > board.max_files:
+            raise InvalidInput(f"Too many files: at most {board.max_files} per post on /{board.uri}/.", field="upfile")
         if new.thread_no == 0:
             if board.require_subject and not new.subject.strip():
                 raise InvalidInput("A new thread needs a subject.", field="sub")
-            if board.require_file and not board.text_only and not new.has_files:
+            if board.require_file and not board.text_only and not has_files:
                 raise InvalidInput("A new thread needs a file.", field="upfile")
-        if not comment and not new.has_files:
+        if not comment and not has_files:
             raise InvalidInput("The post is empty: write a comment or attach a file.", field="com")
 
     async def _thread_for(
@@ -201,14 +249,76 @@ class BoardsService:
                 country_code=country.code if country else None,
                 country_name=country.name if country else None,
                 ip=new.ip,
+                capcode=new.capcode,
                 password_digest=self._digest(new.password) if new.password else None,
             ),
         )
+        # Threads elsewhere gain a backlink, so their pages change too. Touched after commit in
+        # a transaction of its own: locking another thread's row while holding this board's
+        # could deadlock with a post there quoting back.
+        elsewhere = [(b, t) for (b, _n), t in targets.items() if (b, t) != (board.uri, thread.no)]
+        if elsewhere:
+            session.after_commit(lambda: self._touch_threads(elsewhere, now))
         quoted_here = [q for q in quotes if (q.board, q.post_no) in targets]
         if quoted_here:
             ids = {b.uri: b.id for b in await repo.all_boards(session) if b.uri in {q.board for q in quoted_here}}
             await repo.add_quotes(session, post.id, ((ids[q.board], q.post_no) for q in quoted_here))
+        if new.files:
+            await self._attach_files(session, board, thread, post, new)
         return post
+
+    async def _attach_files(
+        self, session: WriteSession, board: Board, thread: Thread, post: Post, new: NewPost
+    ) -> None:
+        if self.media is None:
+            raise InvalidInput("This site does not accept files.", field="upfile", code="files_disabled")
+        if not post.is_op and thread.file_count + len(new.files) > board.image_limit:
+            raise Forbidden(
+                f"This thread has reached its image limit ({board.image_limit}): reply without a file.",
+                field="upfile",
+                code="image_limit",
+            )
+        if board.unique_files:
+            for file in new.files:
+                holders = await self.media.posts_with_blob(session, board.id, file.sha256)
+                if await repo.live_posts_among(session, holders):
+                    raise Conflict(
+                        f"This file is already posted in a thread on /{board.uri}/: post a different one.",
+                        field="upfile",
+                        code="duplicate_file",
+                    )
+        await self.media.attach(session, post_id=post.id, board_id=board.id, board_uri=board.uri, files=new.files)
+        thread.file_count += len(new.files)
+
+    def _announce_post(self, session: WriteSession, board: Board, thread: Thread, post: Post, files: int) -> None:
+        view = post_view(post, board.uri, thread.no)
+        self.events.record(
+            session,
+            PostCreatedEvent(
+                board=board.uri,
+                thread_no=thread.no,
+                post_no=post.no,
+                is_op=post.is_op,
+                sage=post.sage,
+                files=files,
+                post=dataclasses.asdict(view),
+            ),
+        )
+        if not post.is_op:
+            self.events.record(
+                session,
+                ThreadUpdated(
+                    board=board.uri,
+                    thread_no=thread.no,
+                    bumped_at=thread.bumped_at,
+                    reply_count=thread.reply_count,
+                    file_count=thread.file_count,
+                ),
+            )
+
+    async def _touch_threads(self, threads: list[tuple[str, int]], when: datetime) -> None:
+        async with self.db.writer() as session:
+            await repo.touch_threads(session, threads, when)
 
     async def _after_reply(
         self, session: WriteSession, board: Board, thread: Thread, post: Post, now: datetime
@@ -231,8 +341,10 @@ class BoardsService:
                 thread.archived = True
                 thread.archived_at = now
                 thread.updated_at = now
+                self.events.record(session, ThreadArchived(board=board.uri, thread_no=thread.no, archived_at=now))
             else:
                 await repo.delete_thread(session, thread.id)
+                self.events.record(session, ThreadPruned(board=board.uri, thread_no=thread.no, reason="capacity"))
         await session.flush()
 
     # --- deleting by the poster ---------------------------------------------------------
@@ -255,13 +367,32 @@ class BoardsService:
                     field="pwd",
                     code="wrong_password",
                 )
-            if file_only:
-                raise InvalidInput("This post has no file to delete.", code="no_file")
             now = self.clock()
+            if file_only:
+                removed = await self.media.delete_files_of_posts(session, [post.id]) if self.media else 0
+                if not removed:
+                    raise InvalidInput("This post has no file to delete.", code="no_file")
+                thread = await session.get(Thread, post.thread_id)
+                if thread is not None:
+                    thread.updated_at = now
+                    thread.file_count = max(0, thread.file_count - removed)
+                    self.events.record(
+                        session, ThreadUpdated(board=board.uri, thread_no=thread.no, file_count=thread.file_count)
+                    )
+                await repo.touch_board(session, board.id, now)
+                return False
+            thread = await session.get(Thread, post.thread_id)
+            thread_no = thread.no if thread is not None else post.no
+            self.events.record(
+                session, PostDeleted(board=board.uri, thread_no=thread_no, post_no=post.no, is_op=post.is_op)
+            )
             if post.is_op:
                 await repo.delete_thread(session, post.thread_id)
                 await repo.touch_board(session, board.id, now)
                 return True
+            if self.media is not None and thread is not None:
+                lost = len((await self.media.files_for_posts(session, [post.id])).get(post.id, []))
+                thread.file_count = max(0, thread.file_count - lost)
             await repo.delete_posts(session, [post.id])
             await self._rebuild_thread(session, board, post.thread_id, now)
             await repo.touch_board(session, board.id, now)
@@ -295,10 +426,23 @@ class BoardsService:
             for board in await repo.all_boards(session):
                 for thread in await repo.archived_before(session, board.id, now - timedelta(days=board.archive_days)):
                     await repo.delete_thread(session, thread.id)
+                    self.events.record(
+                        session, ThreadPruned(board=board.uri, thread_no=thread.no, reason="archive_expired")
+                    )
                     removed += 1
         return removed
 
     # --- reading ------------------------------------------------------------------------
+
+    async def version(self, board: str | None = None, thread_no: int | None = None) -> datetime | None:
+        """The time of the last write a page depends on: the thread's, the board's, or the
+        site's newest when no board is named. None when the board or thread does not exist."""
+        async with self.db.reader() as session:
+            if board is None:
+                return await repo.site_version(session)
+            if thread_no is None:
+                return await repo.board_version(session, board)
+            return await repo.thread_version(session, board, thread_no)
 
     async def board_page(self, uri: str, page: int) -> BoardPage:
         async with self.db.reader() as session:
@@ -310,7 +454,7 @@ class BoardsService:
             threads = await repo.live_threads(
                 session, board.id, offset=(page - 1) * board.threads_per_page, limit=board.threads_per_page
             )
-            views = await _previews(session, board_view(board), threads)
+            views = await _previews(session, board_view(board), threads, media=self.media)
         return BoardPage(board=board_view(board), threads=views, page=page, page_count=page_count)
 
     async def thread(self, uri: str, no: int) -> ThreadView:
@@ -319,8 +463,10 @@ class BoardsService:
             thread = await repo.thread_by_no(session, board.id, no)
             if thread is None:
                 raise NotFound(f"Thread No.{no} does not exist on /{uri}/.", code="thread_not_found")
-            posts = [post_view(p, uri, thread.no) for p in await repo.posts_of_thread(session, thread.id)]
+            rows = await repo.posts_of_thread(session, thread.id)
+            posts = [post_view(p, uri, thread.no) for p in rows]
             await _attach_backlinks(session, board.id, posts)
+            await _attach_files(session, self.media, rows, posts)
             uniques = await repo.unique_poster_counts(session, [thread.id])
         view = board_view(board)
         return ThreadView(
@@ -334,12 +480,14 @@ class BoardsService:
     async def catalog(self, uri: str, sort: CatalogSort = "bump") -> tuple[BoardView, list[CatalogEntry]]:
         async with self.db.reader() as session:
             board = await _board_or_404(session, uri)
-            threads = await repo.catalog_threads(session, board.id, sort)
+            threads = list(await repo.catalog_threads(session, board.id, sort))
             ops = await repo.opening_posts(session, [t.id for t in threads])
+            shown = [t for t in threads if t.id in ops]
+            views = [post_view(ops[t.id], uri, t.no) for t in shown]
+            await _attach_files(session, self.media, [ops[t.id] for t in shown], views)
         entries = [
-            CatalogEntry(thread_state(t, uri), post_view(ops[t.id], uri, t.no), comment_excerpt(ops[t.id].comment, 160))
-            for t in threads
-            if t.id in ops
+            CatalogEntry(thread_state(t, uri), view, comment_excerpt(ops[t.id].comment, 160))
+            for t, view in zip(shown, views, strict=True)
         ]
         return board_view(board), entries
 
@@ -369,7 +517,7 @@ class BoardsService:
                 boards[board.id] = board_view(board)
             previews: dict[tuple[str, int], ThreadView] = {}
             for board_id, threads in by_board.items():
-                for preview in await _previews(session, boards[board_id], threads, board_id=board_id):
+                for preview in await _previews(session, boards[board_id], threads, board_id=board_id, media=self.media):
                     previews[(preview.board.uri, preview.state.no)] = preview
             views = [
                 previews[(boards[board.id].uri, thread.no)]
@@ -390,34 +538,53 @@ async def _board_or_404(session: ReadSession | WriteSession, uri: str) -> Board:
 
 
 async def _previews(
-    session: ReadSession, board: BoardView, threads: Sequence[Thread], *, board_id: int | None = None
+    session: ReadSession,
+    board: BoardView,
+    threads: Sequence[Thread],
+    *,
+    board_id: int | None = None,
+    media: MediaService | None = None,
 ) -> list[ThreadView]:
     ids = [t.id for t in threads]
     ops = await repo.opening_posts(session, ids)
     replies = await repo.last_replies(session, ids, INDEX_REPLIES)
-    views: list[ThreadView] = []
+    rows: list[Post] = []
     shown: list[PostView] = []
+    previews: list[tuple[Thread, PostView, list[PostView]]] = []
     for thread in threads:
         if thread.id not in ops:
             continue
         op = post_view(ops[thread.id], board.uri, thread.no)
         tail = [post_view(p, board.uri, thread.no) for p in replies[thread.id]]
+        rows += [ops[thread.id], *replies[thread.id]]
         shown += [op, *tail]
-        views.append(
-            ThreadView(
-                board=board,
-                state=thread_state(thread, board.uri),
-                op=op,
-                replies=tail,
-                omitted_posts=max(0, thread.reply_count - len(tail)),
-                omitted_files=0,
-            )
-        )
+        previews.append((thread, op, tail))
     if board_id is None:
         board_row = await repo.board_by_uri(session, board.uri)
         board_id = board_row.id if board_row else 0
     await _attach_backlinks(session, board_id, shown)
-    return views
+    await _attach_files(session, media, rows, shown)
+    return [
+        ThreadView(
+            board=board,
+            state=thread_state(thread, board.uri),
+            op=op,
+            replies=tail,
+            omitted_posts=max(0, thread.reply_count - len(tail)),
+            omitted_files=max(0, thread.file_count - sum(len(p.files) for p in (op, *tail))),
+        )
+        for thread, op, tail in previews
+    ]
+
+
+async def _attach_files(
+    session: ReadSession, media: MediaService | None, rows: Sequence[Post], views: Sequence[PostView]
+) -> None:
+    if media is None or not rows:
+        return
+    files = await media.files_for_posts(session, [row.id for row in rows])
+    for row, view in zip(rows, views, strict=True):
+        view.files = files.get(row.id, [])
 
 
 async def _attach_backlinks(session: ReadSession, board_id: int, posts: Sequence[PostView]) -> None:
@@ -459,7 +626,12 @@ def board_view(board: Board) -> BoardView:
         cyclic_limit=board.cyclic_limit,
         archive_enabled=board.archive_enabled,
         archive_days=board.archive_days,
+        max_files=board.max_files,
+        max_file_mb=board.max_file_mb,
+        allowed_media=board.allowed_media,
+        unique_files=board.unique_files,
         last_post_no=board.last_post_no,
+        **{name: getattr(board, name) for name in ANTISPAM_OVERRIDES},
         created_at=board.created_at,
         updated_at=board.updated_at,
     )

@@ -1,5 +1,18 @@
-"""Files attached to posts: validation, thumbnails, metadata removal, storage."""
+"""Files attached to posts: validation, thumbnails, metadata removal, storage, serving."""
 
+from imageboard.media.limits import MediaLimits, describe_allowed
 from imageboard.media.schemas import FileView, MediaKind
+from imageboard.media.service import IngestedFile, MediaService, StoredFile
+from imageboard.media.storage import BlobStorage, make_storage
 
-__all__ = ["FileView", "MediaKind"]
+__all__ = [
+    "BlobStorage",
+    "FileView",
+    "IngestedFile",
+    "MediaKind",
+    "MediaLimits",
+    "MediaService",
+    "StoredFile",
+    "describe_allowed",
+    "make_storage",
+]

@@ -12,8 +12,12 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+# Every context's tables, so autogenerate sees the whole schema.
 import imageboard.accounts.models
-import imageboard.boards.models  # noqa: F401
+import imageboard.boards.models
+import imageboard.events.models
+import imageboard.media.models
+import imageboard.moderation.models  # noqa: F401
 from imageboard.core.db import Base
 from imageboard.core.types import UTCDateTime
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,11 +10,16 @@ from jinja2 import Environment
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from imageboard.accounts import SessionInfo
+from imageboard.accounts.routes import current_session
 from imageboard.boards import BoardsService
 from imageboard.core.i18n import current_language
 
 THEMES = ("auto", "light", "dark")
 THEME_COOKIE = "theme"
+# The signed-in staff session of the page being rendered. Macros imported into a template do
+# not see its context, so components (the post's mod menu) read it through `current_staff()`.
+_STAFF: ContextVar[SessionInfo | None] = ContextVar("staff", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,19 +34,27 @@ class PageRenderer:
         self.boards = boards
         self.site = site
         self.dev = dev
+        env.globals.setdefault("current_staff", _STAFF.get)
 
-    async def render(
-        self, request: Request, template: str, *, status_code: int = 200, **context: Any
-    ) -> HTMLResponse:
-        body = self.env.get_template(template).render(
-            site=self.site,
-            nav_boards=await self.boards.list_boards(),
-            theme=_theme(request),
-            lang=current_language(),
-            dev=self.dev,
-            path=request.url.path,
-            **context,
-        )
+    async def render(self, request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+        # Staff see moderation controls: such pages are private (web.caching never caches
+        # a request that carries the session cookie); anonymous pages carry no visitor data.
+        staff = await current_session(request) if hasattr(request.app.state, "accounts") else None
+        nav_boards = await self.boards.list_boards()
+        token = _STAFF.set(staff)
+        try:
+            body = self.env.get_template(template).render(
+                staff=staff,
+                site=self.site,
+                nav_boards=nav_boards,
+                theme=_theme(request),
+                lang=current_language(),
+                dev=self.dev,
+                path=request.url.path,
+                **context,
+            )
+        finally:
+            _STAFF.reset(token)
         return HTMLResponse(body, status_code=status_code)
 
 

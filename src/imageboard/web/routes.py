@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from imageboard.boards import BoardsService, CatalogSort, NewPost
+from imageboard.antispam import HONEYPOT_FIELD, CaptchaAttempt
+from imageboard.antispam.routes import set_grace_cookie
+from imageboard.boards import BoardsService, CatalogSort
+from imageboard.core.cache import PageCache
 from imageboard.core.errors import InvalidInput, NotFound
 from imageboard.core.http import client_ip, safe_local_url, wants_json
 from imageboard.core.i18n import LANGUAGE_NAMES, available_languages
+from imageboard.media.uploads import chosen_files
+from imageboard.posting import PostingService, Submission
 from imageboard.web import gallery
+from imageboard.web.caching import cached_page
 from imageboard.web.pages import THEME_COOKIE, THEMES, PageRenderer
 
 PASSWORD_COOKIE = "pwd"  # noqa: S105  (a cookie name)
@@ -23,12 +30,33 @@ MAX_FORM_FIELDS = 64
 MAX_FORM_FILES = 16
 
 
-def build_router(boards: BoardsService, pages: PageRenderer) -> APIRouter:
+def build_router(
+    boards: BoardsService,
+    pages: PageRenderer,
+    cache: PageCache | None = None,
+    *,
+    posting: PostingService,
+    staff_capcode: Callable[[Request, str, FormData], Awaitable[str | None]] | None = None,
+) -> APIRouter:
+    """``staff_capcode`` (from moderation) tells the capcode a signed-in staff member chose
+    to post with, if any."""
     router = APIRouter(include_in_schema=False)
+    capcode_of = staff_capcode or _no_capcode
+
+    async def cached(
+        request: Request, key: str, board: str | None, thread_no: int | None, render: Callable[[], Awaitable[Response]]
+    ) -> Response:
+        version = await boards.version(board, thread_no)
+        if version is None:
+            return await render()  # renders the not-found page (or the empty home page)
+        return await cached_page(request, cache, key, version, render)
 
     @router.get("/")
     async def home(request: Request) -> Response:
-        return await pages.render(request, "pages/home.html", summaries=await boards.home())
+        async def render() -> Response:
+            return await pages.render(request, "pages/home.html", summaries=await boards.home())
+
+        return await cached(request, "home", None, None, render)
 
     @router.get("/help")
     async def help_page(request: Request) -> Response:
@@ -68,58 +96,72 @@ def build_router(boards: BoardsService, pages: PageRenderer) -> APIRouter:
 
     @router.get("/all/")
     async def overboard(request: Request, page: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
-        view = await boards.overboard(work_safe_only=False, page=page)
-        return await pages.render(request, "pages/overboard.html", overboard=view, title="/all/", base_path="/all/")
+        async def render() -> Response:
+            view = await boards.overboard(work_safe_only=False, page=page)
+            return await pages.render(request, "pages/overboard.html", overboard=view, title="/all/", base_path="/all/")
+
+        return await cached(request, f"all:{page}", None, None, render)
 
     @router.get("/sfw/")
     async def overboard_sfw(request: Request, page: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
-        view = await boards.overboard(work_safe_only=True, page=page)
-        return await pages.render(request, "pages/overboard.html", overboard=view, title="/sfw/", base_path="/sfw/")
+        async def render() -> Response:
+            view = await boards.overboard(work_safe_only=True, page=page)
+            return await pages.render(request, "pages/overboard.html", overboard=view, title="/sfw/", base_path="/sfw/")
+
+        return await cached(request, f"sfw:{page}", None, None, render)
 
     @router.get("/{board}")
     async def board_without_slash(board: str) -> Response:
         await boards.get_board(board)
         return RedirectResponse(f"/{board}/", status_code=301)
 
-    @router.get("/{board}/")
-    async def board_index(request: Request, board: str) -> Response:
-        view = await boards.board_page(board, 1)
-        return await pages.render(request, "pages/board.html", page=view, password="")
-
     @router.get("/{board}/{page:int}")
     async def board_page(request: Request, board: str, page: int) -> Response:
-        view = await boards.board_page(board, page)
-        return await pages.render(request, "pages/board.html", page=view, password="")
+        async def render() -> Response:
+            view = await boards.board_page(board, page)
+            return await pages.render(request, "pages/board.html", page=view, password="")
+
+        return await cached(request, f"board:{board}:{page}", board, None, render)
+
+    @router.get("/{board}/")
+    async def board_index(request: Request, board: str) -> Response:
+        return await board_page(request, board, 1)
 
     @router.get("/{board}/catalog")
     async def catalog(request: Request, board: str, sort: CatalogSort = "bump") -> Response:
-        view, entries = await boards.catalog(board, sort)
-        return await pages.render(request, "pages/catalog.html", board=view, entries=entries, sort=sort)
+        async def render() -> Response:
+            view, entries = await boards.catalog(board, sort)
+            return await pages.render(request, "pages/catalog.html", board=view, entries=entries, sort=sort)
+
+        return await cached(request, f"catalog:{board}:{sort}", board, None, render)
 
     @router.get("/{board}/archive")
     async def archive(request: Request, board: str) -> Response:
-        view, entries = await boards.archive(board)
-        return await pages.render(request, "pages/archive.html", board=view, entries=entries)
+        async def render() -> Response:
+            view, entries = await boards.archive(board)
+            return await pages.render(request, "pages/archive.html", board=view, entries=entries)
+
+        return await cached(request, f"archive:{board}", board, None, render)
 
     @router.get("/{board}/thread/{no:int}")
     @router.get("/{board}/thread/{no:int}/{slug}")
     async def thread(
         request: Request, board: str, no: int, quote: Annotated[int | None, Query(ge=1)] = None, slug: str = ""
     ) -> Response:
-        view = await boards.thread(board, no)
-        return await pages.render(
-            request, "pages/thread.html", thread=view, password="", quote=f">>{quote}\n" if quote else ""
-        )
+        async def render() -> Response:
+            view = await boards.thread(board, no)
+            return await pages.render(
+                request, "pages/thread.html", thread=view, password="", quote=f">>{quote}\n" if quote else ""
+            )
+
+        return await cached(request, f"thread:{board}:{no}:{quote or ''}", board, no, render)
 
     @router.post("/{board}/post")
     async def create_post(request: Request, board: str) -> Response:
         form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS)
         password = _text(form.get("pwd")) or request.cookies.get(PASSWORD_COOKIE, "") or secrets.token_urlsafe(12)
-        files = [f for f in form.getlist("upfile") if isinstance(f, UploadFile) and f.filename]
-        if files:
-            raise InvalidInput("File uploads are not accepted by this site yet.", field="upfile", code="files_disabled")
-        created = await boards.create_post(
-            NewPost(
+        submitted = await posting.submit(
+            Submission(
                 board=board,
                 thread_no=_thread_no(form.get("resto")),
                 name=_text(form.get("name")),
@@ -128,21 +170,38 @@ def build_router(boards: BoardsService, pages: PageRenderer) -> APIRouter:
                 comment=_text(form.get("com")),
                 password=password,
                 ip=client_ip(request),
-                has_files=bool(files),
+                uploads=chosen_files(form.getlist("upfile")),
+                spoiler=_text(form.get("spoiler")) in {"on", "1", "true"},
+                capcode=await capcode_of(request, board, form),
+                captcha=CaptchaAttempt.from_form(form, request.cookies),
+                honeypot=_text(form.get(HONEYPOT_FIELD)),
             )
         )
+        created = submitted.created
         target = (
             f"/{created.board}/thread/{created.thread_no}#p{created.post_no}" if created.noko else f"/{created.board}/"
         )
         response: Response
         if wants_json(request):
             response = JSONResponse(
-                {"board": created.board, "thread": created.thread_no, "no": created.post_no, "url": target},
+                {"board": created.board, "thread": created.thread_no, "no": created.post_no, "url": target}
+                | ({"held": True} if created.held else {}),  # moderation: waiting for staff approval
                 status_code=201,
+            )
+        elif created.held:  # moderation: the board holds posts for approval; say so
+            opened = created.thread_no == created.post_no
+            response = await pages.render(
+                request,
+                "pages/held.html",
+                status_code=202,
+                board=created.board,
+                thread_no=0 if opened else created.thread_no,
             )
         else:
             response = RedirectResponse(target, status_code=303)
         response.set_cookie(PASSWORD_COOKIE, password, max_age=YEAR, httponly=True, samesite="lax")
+        if submitted.verdict.grace_token:
+            set_grace_cookie(response, request, submitted.verdict.grace_token, submitted.verdict.grace_seconds)
         return response
 
     @router.post("/{board}/delete")
@@ -164,6 +223,10 @@ def build_router(boards: BoardsService, pages: PageRenderer) -> APIRouter:
         return RedirectResponse(f"/{board}/" if deleted_thread else back, status_code=303)
 
     return router
+
+
+async def _no_capcode(_request: Request, _board: str, _form: FormData) -> str | None:
+    return None
 
 
 def _text(value: object) -> str:

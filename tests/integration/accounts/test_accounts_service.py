@@ -93,7 +93,9 @@ async def test_two_factor_enrolment_sign_in_and_replay(accounts: AccountsService
     secret = accounts.new_totp_secret()
     assert accounts.provisioning_uri("admin", secret).startswith("otpauth://totp/")
     with pytest.raises(InvalidInput):
-        await accounts.enable_totp(user.id, secret, "000000" if pyotp.TOTP(secret).at(clock.now) != "000000" else "111111")
+        await accounts.enable_totp(
+            user.id, secret, "000000" if pyotp.TOTP(secret).at(clock.now) != "000000" else "111111"
+        )
     await accounts.enable_totp(user.id, secret, pyotp.TOTP(secret).at(clock.now))
 
     clock.now += timedelta(seconds=60)
@@ -118,7 +120,12 @@ async def test_csrf_token_belongs_to_its_session(accounts: AccountsService) -> N
     info = await accounts.session(one.token)
     assert info is not None
     await accounts.check_csrf(one.token, info.csrf_token)
-    for token, presented in ((two.token, info.csrf_token), (one.token, "forged"), (one.token, None), (None, info.csrf_token)):
+    for token, presented in (
+        (two.token, info.csrf_token),
+        (one.token, "forged"),
+        (one.token, None),
+        (None, info.csrf_token),
+    ):
         with pytest.raises(Forbidden, match="reload the page"):
             await accounts.check_csrf(token, presented)
 

@@ -1,0 +1,277 @@
+"""Raw-driver baselines, run as a process of their own: what the database driver alone does
+with the same rows the site reads or writes, at the same process count and concurrency.
+
+    python bench/driver.py select --url URL --thread-id 7 --procs 2 --concurrency 8 --duration 5
+    python bench/driver.py insert --url URL --board-id 1 --thread-ids 3,4,5 --comments FILE ...
+
+``select`` fetches every column of a thread's posts in order — the query behind the thread
+page (``repository.posts_of_thread``) — and reads all rows. ``insert`` makes one text reply
+per transaction the way the posting path leaves the database: the board's post number
+advanced, the post row inserted (comment HTML rendered beforehand, not timed), the thread's
+reply count and bump time and the board's ``updated_at`` updated, then a commit. SQLite gets
+the site's pragmas (WAL, synchronous=NORMAL, busy_timeout, BEGIN IMMEDIATE for writes);
+PostgreSQL the default commit durability. Prints one JSON line: ops, ops/s, p50 and p99 (ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import multiprocessing
+import random
+import sqlite3
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+from typing import Any
+
+from bulk import POST_GIVEN, Column, RowShape, render, sqlite_columns
+
+INSERT_GIVEN = tuple(c for c in POST_GIVEN if c != "id")
+
+
+def _sqlite_connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+class Comments:
+    """The reply texts the write load sends, with their HTML rendered once up front."""
+
+    def __init__(self, path: str, board: str) -> None:
+        texts = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+        self.pairs = [(t, render(t, board, 0, ())) for t in texts]
+        self.counter = 0
+
+    def next(self, rng: random.Random) -> tuple[str, str]:
+        self.counter += 1
+        text, html = rng.choice(self.pairs)
+        return f"{text} #{self.counter}", f"{html} #{self.counter}"
+
+
+def _post_values(board_id: int, thread_id: int, no: int, now: datetime, text: str, html: str) -> dict[str, Any]:
+    return {
+        "board_id": board_id,
+        "thread_id": thread_id,
+        "no": no,
+        "is_op": False,
+        "created_at": now,
+        "name": "Anonymous",
+        "tripcode": None,
+        "capcode": None,
+        "subject": "",
+        "comment": text,
+        "comment_html": html,
+        "sage": False,
+        "poster_id": None,
+        "country_code": None,
+        "country_name": None,
+        "ip": "127.0.0.1",
+        "password_digest": hashlib.sha256(b"benchpass").hexdigest(),
+        "edited_at": None,
+        "held": False,
+    }
+
+
+# --- one worker process ----------------------------------------------------------------------
+
+
+def _sqlite_worker(args: argparse.Namespace, seed: int, barrier: Barrier, out: Connection) -> None:
+    path = args.url.split(":///", 1)[1]
+    latencies: list[float] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+    start = threading.Event()
+    deadline = [0.0]
+
+    def loop(index: int) -> None:
+        try:
+            conn = _sqlite_connect(path)
+            rng = random.Random(seed * 1000 + index)
+            op = _sqlite_op(args, conn, rng)
+            op()  # warm up (and check) once, outside the timing
+        except BaseException as exc:
+            failures.append(exc)
+            raise
+        finally:
+            ready.release()
+        mine: list[float] = []
+        start.wait()
+        while (now := time.perf_counter()) < deadline[0]:
+            op()
+            mine.append(time.perf_counter() - now)
+        with lock:
+            latencies.extend(mine)
+        conn.close()
+
+    ready = threading.Semaphore(0)
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(args.concurrency)]
+    for thread in threads:
+        thread.start()
+    for _ in threads:
+        ready.acquire()
+    if failures:
+        barrier.abort()
+        raise SystemExit(f"baseline failed: {failures[0]!r}")
+    barrier.wait()
+    deadline[0] = time.perf_counter() + args.duration
+    start.set()
+    for thread in threads:
+        thread.join()
+    out.send(latencies)
+
+
+def _sqlite_op(args: argparse.Namespace, conn: sqlite3.Connection, rng: random.Random) -> Callable[[], None]:
+    if args.mode == "select":
+        query = "SELECT * FROM posts WHERE thread_id = ? AND held IS 0 ORDER BY no"
+
+        def select() -> None:
+            conn.execute(query, (args.thread_id,)).fetchall()
+
+        return select
+    shape = RowShape.of("posts", sqlite_columns(conn, "posts"), INSERT_GIVEN)
+    insert = f"INSERT INTO posts ({', '.join(shape.columns)}) VALUES ({', '.join('?' * len(shape.columns))})"  # noqa: S608
+    comments = Comments(args.comments, args.board)
+    threads = [int(t) for t in args.thread_ids.split(",")]
+
+    def write() -> None:
+        thread_id = rng.choice(threads)
+        now = datetime.now(UTC)
+        text, html = comments.next(rng)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            no = conn.execute(
+                "UPDATE boards SET last_post_no = last_post_no + 1 WHERE id = ? RETURNING last_post_no",
+                (args.board_id,),
+            ).fetchone()[0]
+            values = _post_values(args.board_id, thread_id, no, now, text, html)
+            row = [_stamp(v) if isinstance(v, datetime) else v for v in shape.row(values)]
+            conn.execute(insert, row)
+            conn.execute(
+                "UPDATE threads SET reply_count = reply_count + 1, bumped_at = ?, updated_at = ? WHERE id = ?",
+                (_stamp(now), _stamp(now), thread_id),
+            )
+            conn.execute("UPDATE boards SET updated_at = ? WHERE id = ?", (_stamp(now), args.board_id))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    return write
+
+
+def _pg_worker(args: argparse.Namespace, seed: int, barrier: Barrier, out: Connection) -> None:
+    import asyncpg
+
+    async def run() -> list[float]:
+        dsn = args.url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        conns = [await asyncpg.connect(dsn) for _ in range(args.concurrency)]
+        columns = await conns[0].fetch(
+            "SELECT column_name, is_nullable, column_default FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'posts' ORDER BY ordinal_position"
+        )
+        shape = RowShape.of("posts", [Column(r[0], r[1] == "YES", r[2] is not None) for r in columns], INSERT_GIVEN)
+        marks = ", ".join(f"${i + 1}" for i in range(len(shape.columns)))
+        insert = f"INSERT INTO posts ({', '.join(shape.columns)}) VALUES ({marks})"  # noqa: S608
+        comments = Comments(args.comments, args.board) if args.mode == "insert" else None
+        threads = [int(t) for t in args.thread_ids.split(",")] if args.thread_ids else []
+        query = "SELECT * FROM posts WHERE thread_id = $1 AND held IS false ORDER BY no"
+
+        async def op(conn: Any, rng: random.Random) -> None:
+            if comments is None:
+                await conn.fetch(query, args.thread_id)
+                return
+            thread_id = rng.choice(threads)
+            now = datetime.now(UTC)
+            text, html = comments.next(rng)
+            async with conn.transaction():
+                no = await conn.fetchval(
+                    "UPDATE boards SET last_post_no = last_post_no + 1 WHERE id = $1 RETURNING last_post_no",
+                    args.board_id,
+                )
+                await conn.execute(insert, *shape.row(_post_values(args.board_id, thread_id, no, now, text, html)))
+                await conn.execute(
+                    "UPDATE threads SET reply_count = reply_count + 1, bumped_at = $2, updated_at = $2 WHERE id = $1",
+                    thread_id,
+                    now,
+                )
+                await conn.execute("UPDATE boards SET updated_at = $2 WHERE id = $1", args.board_id, now)
+
+        latencies: list[float] = []
+
+        async def loop(conn: Any, index: int, deadline: float) -> None:
+            rng = random.Random(seed * 1000 + index)
+            while (now := time.perf_counter()) < deadline:
+                await op(conn, rng)
+                latencies.append(time.perf_counter() - now)
+
+        for i, conn in enumerate(conns):  # warm up (and check) once, outside the timing
+            await op(conn, random.Random(-i))
+        await asyncio.get_running_loop().run_in_executor(None, barrier.wait)
+        deadline = time.perf_counter() + args.duration
+        await asyncio.gather(*(loop(conn, i, deadline) for i, conn in enumerate(conns)))
+        for conn in conns:
+            await conn.close()
+        return latencies
+
+    out.send(asyncio.run(run()))
+
+
+def measure(args: argparse.Namespace) -> dict[str, float]:
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(args.procs)
+    worker = _sqlite_worker if args.url.startswith("sqlite") else _pg_worker
+    pipes = [context.Pipe(duplex=False) for _ in range(args.procs)]
+    procs = [context.Process(target=worker, args=(args, seed, barrier, pipe[1])) for seed, pipe in enumerate(pipes, 1)]
+    for proc in procs:
+        proc.start()
+    latencies: list[float] = []
+    for receiver, _sender in pipes:
+        latencies.extend(receiver.recv())
+    for proc in procs:
+        proc.join()
+        if proc.exitcode != 0:
+            raise SystemExit(f"a baseline process failed with exit code {proc.exitcode}")
+    latencies.sort()
+    return {
+        "ops": len(latencies),
+        "ops_per_s": len(latencies) / args.duration,
+        "p50_ms": statistics.median(latencies) * 1000 if latencies else float("nan"),
+        "p99_ms": latencies[int(0.99 * (len(latencies) - 1))] * 1000 if latencies else float("nan"),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", choices=("select", "insert"))
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--procs", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=1, help="connections per process")
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--thread-id", type=int, default=0, help="select: the thread whose posts are read")
+    parser.add_argument("--board", default="b")
+    parser.add_argument("--board-id", type=int, default=0)
+    parser.add_argument("--thread-ids", default="", help="insert: comma-separated thread ids, one picked per reply")
+    parser.add_argument("--comments", default="", help="insert: file of reply texts, one per line")
+    args = parser.parse_args(argv)
+    print(json.dumps(measure(args)))
+
+
+if __name__ == "__main__":
+    main()

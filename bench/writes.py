@@ -1,0 +1,169 @@
+"""Writes: text replies per second through the site (``POST /b/post``, 4chan's form fields,
+``Accept: application/json``), all to one thread and spread over 100 threads, on SQLite and
+on PostgreSQL.
+
+Baseline in the same rounds: the raw driver (sqlite3 / asyncpg, bench/driver.py) making the
+same replies — the post row, the board's post number and ``updated_at``, the thread's reply
+count and bump time, one transaction each — at the same write concurrency as the server
+(SQLite: one writer connection per server process, as the site's writer pool has; PostgreSQL:
+as many connections as wrk has).
+
+Every load runs with ``IMAGEBOARD_ANTISPAM=off``.
+
+    python bench/writes.py [--rounds 3] [--duration 4]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import dataset
+from common import (
+    BENCH,
+    Load,
+    PeakMemory,
+    Run,
+    Section,
+    WrkOptions,
+    log,
+    md_table,
+    ratios,
+    run_driver,
+    run_wrk,
+    start_app,
+    summarize,
+)
+
+WRITE_CONNECTIONS = 8
+
+
+@dataclass(slots=True)
+class Case:
+    label: str
+    run: object
+    loads: list[Load] = field(default_factory=list)
+
+
+def _wrk_writes(url: str, options: WrkOptions, site: dataset.Site, numbers: list[int], comments: str) -> Load:
+    return run_wrk(
+        url, options, script=BENCH / "post.lua", script_args=[site.board, ",".join(map(str, numbers)), comments]
+    )
+
+
+def _driver_writes(run: Run, site: dataset.Site, ids: list[int], comments: str, connections: int) -> Load:
+    per_process = 1 if site.engine == "sqlite" else max(1, connections // run.workers)
+    result = run_driver(
+        [
+            "insert",
+            "--url",
+            site.url,
+            "--board",
+            site.board,
+            "--board-id",
+            str(site.board_id),
+            "--thread-ids",
+            ",".join(map(str, ids)),
+            "--comments",
+            comments,
+            "--procs",
+            str(run.workers),
+            "--concurrency",
+            str(per_process),
+            "--duration",
+            f"{run.duration:g}",
+        ]
+    )
+    return Load(result.ops_per_s, result.p50_ms, result.p99_ms, result.ops, 0)
+
+
+def run_engine(run: Run, engine: str, comments: str) -> tuple[list[list[str]], dict[str, object], str]:
+    site = dataset.write_site(run.run_dir, engine)
+    run.sites[f"writes-{engine}"] = site
+    app = start_app(run.services, f"writes-app-{engine}", site.config(workers=run.workers), run.run_dir)
+    options = run.wrk(connections=WRITE_CONNECTIONS)
+    one_no, one_id = [site.thread_no], [site.thread_id]
+    all_nos = [no for _id, no in site.threads]
+    all_ids = [i for i, _no in site.threads]
+    app_one = Case("site: replies to one thread", lambda: _wrk_writes(app.base, options, site, one_no, comments))
+    app_spread = Case(
+        "site: replies spread over 100 threads", lambda: _wrk_writes(app.base, options, site, all_nos, comments)
+    )
+    raw_one = Case(
+        "raw driver: same rows, one thread (baseline)",
+        lambda: _driver_writes(run, site, one_id, comments, WRITE_CONNECTIONS),
+    )
+    raw_spread = Case(
+        "raw driver: same rows, 100 threads (baseline)",
+        lambda: _driver_writes(run, site, all_ids, comments, WRITE_CONNECTIONS),
+    )
+    cases = [raw_one, app_one, raw_spread, app_spread]
+    with PeakMemory(app.pid) as peak:
+        for round_no in range(run.rounds):
+            log(f"writes ({engine}): round {round_no + 1}/{run.rounds}")
+            for case in cases:
+                case.loads.append(case.run())  # type: ignore[operator]
+    run.services.stop(app)
+    rows = []
+    for case, baseline in ((raw_one, None), (app_one, raw_one), (raw_spread, None), (app_spread, raw_spread)):
+        rps = summarize([x.rps for x in case.loads])
+        ratio = summarize(ratios([x.rps for x in case.loads], [x.rps for x in baseline.loads])) if baseline else None
+        rows.append(
+            [
+                engine,
+                case.label,
+                rps.fmt(0),
+                summarize([x.p50_ms for x in case.loads]).fmt(2),
+                summarize([x.p99_ms for x in case.loads]).fmt(1),
+                str(sum(x.errors for x in case.loads)),
+                ratio.pct() if ratio else "100 %",
+            ]
+        )
+    data: dict[str, object] = {
+        "cases": {c.label: [x.to_dict() for x in c.loads] for c in cases},
+        "ratio_one": summarize(ratios([x.rps for x in app_one.loads], [x.rps for x in raw_one.loads])).median,
+        "ratio_spread": summarize(ratios([x.rps for x in app_spread.loads], [x.rps for x in raw_spread.loads])).median,
+        "peak_rss_mib": peak.peak.rss_mib,
+    }
+    memory = (
+        f"{engine}: peak RSS {peak.peak.rss_mib:.0f} MiB / PSS {peak.peak.pss_mib:.0f} MiB "
+        f"over {peak.peak.processes} processes"
+    )
+    return rows, data, memory
+
+
+def benchmark(run: Run) -> list[Section]:
+    comments = str(dataset.comments_file(run.run_dir))
+    section = Section(title="Writes", command=run.command)
+    rows: list[list[str]] = []
+    memories = []
+    for engine in ("sqlite", "postgres"):
+        engine_rows, data, memory = run_engine(run, engine, comments)
+        rows += engine_rows
+        memories.append(memory)
+        section.data[engine] = data
+        for key, label in (("ratio_one", "one thread"), ("ratio_spread", "spread")):
+            section.notes.append(
+                f"{engine}, {label}: site at **{float(data[key]) * 100:.0f} %** of the raw driver (target ≥ 30 %)."
+            )  # type: ignore[arg-type]
+    section.tables.append(
+        md_table(["database", "writer", "replies/s median (min–max)", "p50 ms", "p99 ms", "errors", "ratio"], rows)
+    )
+    section.notes += [
+        f"{run.workers} server worker(s) (`imageboard serve --workers {run.workers}`), `IMAGEBOARD_ANTISPAM=off`; "
+        f"wrk {WRITE_CONNECTIONS} connections, {run.duration:g} s per load, {run.rounds} rounds interleaved "
+        "(baseline, then site, each round). Replies are text only, without quotes; each one is committed before it "
+        "is answered. The site's path also runs moderation's screen (bans, filters) and renders the markup; "
+        "the driver baseline gets the HTML pre-rendered.",
+        "The site starts with 100 threads of 20 replies on /b/; the threads grow during the run (each round adds "
+        "thousands of replies).",
+        "Peak memory of the server under the write loads: " + "; ".join(memories) + ".",
+    ]
+    return [section]
+
+
+if __name__ == "__main__":
+    import sys
+
+    from run import main
+
+    main(["--only", "writes", *sys.argv[1:]])

@@ -1,0 +1,120 @@
+"""A cache of rendered pages and documents.
+
+Entries are stored under keys that embed the *version* of what they show — the
+``updated_at`` of the thread or board, which every write touches in its own transaction.
+Readers look the version up (one indexed row) before looking the page up, so a page older
+than the last committed write is never served, in any process, without any invalidation
+messages. Old entries simply stop being asked for and age out.
+
+Adapters: an in-process LRU bounded in bytes (the embedded default) and Redis (shared by
+every web process, so a page is rendered once for the whole site). Redis being away only
+costs rendering.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class CachedDocument:
+    body: bytes
+    media_type: str
+
+
+class PageCache(Protocol):
+    hits: int
+    misses: int
+
+    async def get(self, key: str) -> CachedDocument | None: ...
+
+    async def put(self, key: str, document: CachedDocument, ttl: float) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryPageCache:
+    def __init__(self, *, max_bytes: int = 32 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, tuple[CachedDocument, float]] = OrderedDict()
+        self._size = 0
+        self.hits = 0
+        self.misses = 0
+
+    async def get(self, key: str) -> CachedDocument | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[1] < time.monotonic():
+            if entry is not None:
+                self._drop(key)
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return entry[0]
+
+    async def put(self, key: str, document: CachedDocument, ttl: float) -> None:
+        if len(document.body) > self.max_bytes // 8:
+            return
+        if key in self._entries:
+            self._drop(key)
+        self._entries[key] = (document, time.monotonic() + ttl)
+        self._size += len(document.body)
+        while self._size > self.max_bytes and self._entries:
+            self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: str) -> None:
+        document, _ = self._entries.pop(key)
+        self._size -= len(document.body)
+
+    async def close(self) -> None:
+        self._entries.clear()
+        self._size = 0
+
+
+class RedisPageCache:
+    def __init__(self, url: str, *, prefix: str = "ib:page:") -> None:
+        import redis.asyncio as redis
+
+        self._redis: Any = redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.prefix = prefix
+        self.hits = 0
+        self.misses = 0
+        self._down_until = 0.0
+
+    def _available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self) -> None:
+        # Back off briefly instead of paying a connection timeout on every request.
+        self._down_until = time.monotonic() + 2.0
+
+    async def get(self, key: str) -> CachedDocument | None:
+        if not self._available():
+            return None
+        try:
+            raw = await self._redis.get(self.prefix + key)
+        except Exception:
+            self._failed()
+            return None
+        if raw is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        media_type, _, body = bytes(raw).partition(b"\n")
+        return CachedDocument(body=body, media_type=media_type.decode())
+
+    async def put(self, key: str, document: CachedDocument, ttl: float) -> None:
+        if not self._available():
+            return
+        try:
+            await self._redis.set(
+                self.prefix + key, document.media_type.encode() + b"\n" + document.body, ex=max(1, int(ttl))
+            )
+        except Exception:
+            self._failed()
+
+    async def close(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,148 @@
+"""libvips, configured for untrusted input: only five loaders, bounded memory, and helpers
+that decode, re-orient and thumbnail the formats ``detect`` recognised.
+
+Importing this module configures libvips for the whole process (it is a process-wide
+library): untrusted loaders blocked, every loader but JPEG/PNG/GIF/WebP/HEIF blocked, no
+operation cache, two worker threads.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+# Read by libvips when it initialises; block_untrusted_set below covers the case where
+# pyvips was imported (and libvips initialised) before this module.
+os.environ.setdefault("VIPS_BLOCK_UNTRUSTED", "1")
+
+import pyvips  # (must follow the environment variable)
+
+# The loader classes (parents of their *File/*Buffer/*Source variants) we call by name.
+# Everything else — SVG, PDF, TIFF, matrix/CSV text, UltraHDR, vips native... — stays
+# blocked, so no code path can reach a loader we did not choose.
+_ALLOWED_LOADERS = (
+    "VipsForeignLoadJpeg",
+    "VipsForeignLoadPng",
+    "VipsForeignLoadNsgif",
+    "VipsForeignLoadWebp",
+    "VipsForeignLoadHeif",
+)
+
+# The operation cache keeps decoded images of past requests alive; uploads are never
+# read twice, so caching only costs memory. Two threads: the box is small, and libvips'
+# memory use grows with its thread count.
+CONCURRENCY = 2
+THUMBNAIL_QUALITY = 80
+REENCODE_QUALITY = 95  # re-encoding a rotated photo should not visibly lose quality
+# Transparent areas of thumbnails become this light neutral grey.
+BACKGROUND = 238.0
+
+
+def _configure() -> None:
+    pyvips.block_untrusted_set(True)
+    pyvips.operation_block_set("VipsForeignLoad", True)
+    for name in _ALLOWED_LOADERS:
+        pyvips.operation_block_set(name, False)
+    pyvips.cache_set_max(0)
+    pyvips.cache_set_max_mem(0)
+    pyvips.concurrency_set(CONCURRENCY)
+
+
+_configure()
+
+VipsError = pyvips.Error
+Image = Any  # pyvips ships no type information
+
+
+def _loader(fmt: str) -> Any:
+    loaders: dict[str, Any] = {
+        "jpg": pyvips.Image.jpegload,
+        "png": pyvips.Image.pngload,
+        "gif": pyvips.Image.gifload,
+        "webp": pyvips.Image.webpload,
+        "avif": pyvips.Image.heifload,
+    }
+    return loaders[fmt]
+
+
+# How picky decoding is. libjpeg reports damaged or missing data ("Corrupt JPEG data:
+# premature end of data segment") only as a warning and fills the gap with grey, so JPEG
+# fails on warnings; the other decoders report damage as errors.
+_FAIL_ON = {"jpg": "warning"}
+
+
+def load(path: Path, fmt: str, *, all_frames: bool = False, **options: Any) -> Image:
+    """Open an image with the loader for its detected format. Only the header is read
+    here; pixels are decoded (sequentially, failing on damage) when they are used."""
+    if all_frames:
+        options["n"] = -1
+    return _loader(fmt)(str(path), access="sequential", fail_on=_FAIL_ON.get(fmt, "error"), **options)
+
+
+def header(path: Path, fmt: str) -> tuple[int, int]:
+    image = load(path, fmt)
+    return int(image.width), int(image.height)
+
+
+def jpeg_orientation(path: Path) -> int:
+    image = load(path, "jpg")
+    if image.get_typeof("orientation") == 0:
+        return 1
+    orientation = int(image.get("orientation"))
+    return orientation if 1 <= orientation <= 8 else 1
+
+
+def write_upright_jpeg(source: Path, target: Path) -> tuple[int, int]:
+    """Apply the EXIF orientation to the pixels and re-encode without metadata (the ICC
+    profile is kept so colours stay right). Rotation needs random access to the pixels."""
+    image = pyvips.Image.jpegload(str(source), fail_on=_FAIL_ON["jpg"]).autorot()
+    # No optimize_coding here: libjpeg would buffer every coefficient of the image for its
+    # second pass (~6 bytes per pixel).
+    image.jpegsave(str(target), Q=REENCODE_QUALITY, keep=pyvips.enums.ForeignKeep.ICC)
+    return int(image.width), int(image.height)
+
+
+def decode_all_frames(path: Path, fmt: str) -> None:
+    """Decode every frame of an animation once, so damage in a late frame is caught now
+    rather than in a reader's browser. Raises VipsError on damage."""
+    load(path, fmt, all_frames=True).min()
+
+
+def _open_for_thumbnail(path: Path, fmt: str, width: int, height: int, box: int) -> Image:
+    longest = max(width, height)
+    if fmt == "jpg":
+        # Shrink-on-load: libjpeg decodes at 1/2, 1/4 or 1/8 scale, so a 50 MP photo never
+        # exists at full size in memory. Keep at least twice the box for a clean resample.
+        shrink = 1
+        while shrink < 8 and longest // (shrink * 2) >= 2 * box:
+            shrink *= 2
+        return load(path, fmt, shrink=shrink)
+    if fmt == "webp":
+        scale = min(1.0, 2 * box / longest)
+        return load(path, fmt, scale=scale) if scale < 1.0 else load(path, fmt)
+    return load(path, fmt)
+
+
+def _to_srgb_jpeg_ready(image: Image) -> Image:
+    if image.get_typeof("icc-profile-data") != 0:
+        # Embedded profile (Adobe RGB, Display P3, CMYK press profiles...): convert to sRGB,
+        # since the thumbnail is written without it.
+        image = image.icc_transform("srgb", embedded=True, intent="perceptual")
+    if image.interpretation != "srgb":
+        image = image.colourspace("srgb")
+    if image.hasalpha():
+        image = image.flatten(background=[BACKGROUND] * (image.bands - 1))
+    if image.format != "uchar":
+        image = image.cast("uchar")
+    return image
+
+
+def thumbnail(path: Path, fmt: str, box: int, target: Path) -> tuple[int, int]:
+    """Write a JPEG thumbnail of the first frame fitting ``box``×``box``, never enlarged."""
+    width, height = header(path, fmt)
+    image = _open_for_thumbnail(path, fmt, width, height, box)
+    thumb = image.thumbnail_image(box, height=box, size="down", no_rotate=True)
+    thumb = _to_srgb_jpeg_ready(thumb)
+    thumb.jpegsave(str(target), Q=THUMBNAIL_QUALITY, optimize_coding=True, keep=pyvips.enums.ForeignKeep.NONE)
+    return int(thumb.width), int(thumb.height)

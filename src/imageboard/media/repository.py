@@ -1,0 +1,230 @@
+"""Every query of the media context. Functions take the session type they need, so a write
+can never run on a replica session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, exists, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from imageboard.core.db import ReadSession, WriteSession
+from imageboard.media.models import Attachment, MediaBlob
+
+AnySession = ReadSession | WriteSession | AsyncSession
+
+# Bound parameters per IN (...) list: well under SQLite's and asyncpg's limits.
+CHUNK = 500
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+# --- blobs ------------------------------------------------------------------------------
+
+
+async def lock_blobs(session: WriteSession, shas: Sequence[str]) -> set[str]:
+    """Those of ``shas`` that have a row, share-locked until the transaction ends on
+    PostgreSQL, so the garbage collector cannot delete a row an attachment is about to use
+    (SQLite has one writer at a time anyway)."""
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(shas))):
+        result = await session.execute(
+            select(MediaBlob.sha256).where(MediaBlob.sha256.in_(chunk)).with_for_update(read=True, key_share=True)
+        )
+        found.update(result.scalars().all())
+    return found
+
+
+async def insert_blob_if_missing(session: WriteSession, values: dict[str, Any]) -> None:
+    """Insert a blob row unless one with that sha256 exists (committed or being committed by
+    a concurrent transaction: PostgreSQL waits for it, then skips)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        await session.execute(pg_insert(MediaBlob).values(**values).on_conflict_do_nothing(index_elements=["sha256"]))
+    elif dialect == "sqlite":
+        await session.execute(
+            sqlite_insert(MediaBlob).values(**values).on_conflict_do_nothing(index_elements=["sha256"])
+        )
+    else:  # any other database: look first (the primary key still guards correctness)
+        found = await session.execute(select(MediaBlob.sha256).where(MediaBlob.sha256 == values["sha256"]))
+        if found.scalar_one_or_none() is None:
+            session.add(MediaBlob(**values))
+            await session.flush()
+
+
+async def blobs_by_sha(session: AnySession, shas: Sequence[str]) -> dict[str, MediaBlob]:
+    found: dict[str, MediaBlob] = {}
+    for chunk in _chunks(list(dict.fromkeys(shas))):
+        rows = await session.execute(select(MediaBlob).where(MediaBlob.sha256.in_(chunk)))
+        found.update({blob.sha256: blob for blob in rows.scalars()})
+    return found
+
+
+async def delete_orphan_blobs(session: WriteSession, shas: Sequence[str], older_than: datetime) -> list[str]:
+    """Delete those blob rows no attachment (live or deleted) points at; return their sha256s."""
+    removed: list[str] = []
+    for chunk in _chunks(list(shas)):
+        referenced = exists().where(Attachment.blob_sha256 == MediaBlob.sha256)
+        result = await session.execute(
+            delete(MediaBlob)
+            .where(MediaBlob.sha256.in_(chunk), MediaBlob.created_at < older_than, ~referenced)
+            .returning(MediaBlob.sha256)
+        )
+        removed.extend(result.scalars().all())
+    return removed
+
+
+async def orphan_blob_shas(session: AnySession, older_than: datetime, *, limit: int) -> list[str]:
+    """Blob rows no attachment points at any more (their posts were deleted)."""
+    referenced = exists().where(Attachment.blob_sha256 == MediaBlob.sha256)
+    rows = await session.execute(
+        select(MediaBlob.sha256)
+        .where(MediaBlob.created_at < older_than, ~referenced)
+        .order_by(MediaBlob.sha256)
+        .limit(limit)
+    )
+    return list(rows.scalars().all())
+
+
+# --- attachments ------------------------------------------------------------------------
+
+
+async def add_attachment(session: WriteSession, attachment: Attachment) -> Attachment:
+    session.add(attachment)
+    await session.flush()
+    return attachment
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentRow:
+    attachment: Attachment
+    blob: MediaBlob
+
+
+async def attachments_of_posts(session: AnySession, post_ids: Sequence[int]) -> list[AttachmentRow]:
+    """Attachments of those posts with their blobs, ordered by post and position."""
+    rows: list[AttachmentRow] = []
+    for chunk in _chunks(list(dict.fromkeys(post_ids))):
+        result = await session.execute(
+            select(Attachment, MediaBlob)
+            .join(MediaBlob, MediaBlob.sha256 == Attachment.blob_sha256)
+            .where(Attachment.post_id.in_(chunk))
+            .order_by(Attachment.post_id, Attachment.position, Attachment.id)
+        )
+        rows.extend(AttachmentRow(attachment=a, blob=b) for a, b in result)
+    return rows
+
+
+async def attachment_by_tim(session: AnySession, board_uri: str, tim: int) -> AttachmentRow | None:
+    result = await session.execute(
+        select(Attachment, MediaBlob)
+        .join(MediaBlob, MediaBlob.sha256 == Attachment.blob_sha256)
+        .where(Attachment.tim == tim, Attachment.board_uri == board_uri)
+    )
+    row = result.one_or_none()
+    return None if row is None else AttachmentRow(attachment=row[0], blob=row[1])
+
+
+async def post_ids_with_blob(session: AnySession, board_id: int, sha256: str) -> list[int]:
+    result = await session.execute(
+        select(Attachment.post_id)
+        .where(Attachment.board_id == board_id, Attachment.blob_sha256 == sha256, Attachment.deleted.is_(False))
+        .distinct()
+        .order_by(Attachment.post_id)
+    )
+    return list(result.scalars().all())
+
+
+async def mark_deleted(session: WriteSession, post_ids: Sequence[int]) -> int:
+    count = 0
+    for chunk in _chunks(list(dict.fromkeys(post_ids))):
+        result = await session.execute(
+            update(Attachment)
+            .where(Attachment.post_id.in_(chunk), Attachment.deleted.is_(False))
+            .values(deleted=True)
+            .execution_options(synchronize_session=False)
+        )
+        count += int(getattr(result, "rowcount", 0) or 0)
+    return count
+
+
+async def live_originals(session: AnySession, shas: Sequence[str]) -> set[str]:
+    """Those of ``shas`` that a live (not deleted) attachment uses."""
+    found: set[str] = set()
+    for chunk in _chunks(list(dict.fromkeys(shas))):
+        result = await session.execute(
+            select(Attachment.blob_sha256)
+            .where(Attachment.blob_sha256.in_(chunk), Attachment.deleted.is_(False))
+            .distinct()
+        )
+        found.update(result.scalars().all())
+    return found
+
+
+async def live_thumbnails(session: AnySession, pairs: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+    """Those (sha256, box) pairs a live attachment shows as its thumbnail."""
+    found: set[tuple[str, int]] = set()
+    for chunk in _chunks(list(dict.fromkeys(pairs))):
+        shas = list({sha for sha, _ in chunk})
+        result = await session.execute(
+            select(Attachment.blob_sha256, Attachment.thumb_box)
+            .where(Attachment.blob_sha256.in_(shas), Attachment.deleted.is_(False), Attachment.thumb_box > 0)
+            .distinct()
+        )
+        wanted = set(chunk)
+        found.update(pair for pair in ((sha, int(box)) for sha, box in result) if pair in wanted)
+    return found
+
+
+# --- thumbnails -------------------------------------------------------------------------
+
+
+def _thumbnail_targets(board_uri: str | None) -> Any:
+    query = (
+        select(
+            Attachment.blob_sha256,
+            Attachment.thumb_box,
+            MediaBlob.ext,
+            MediaBlob.kind,
+        )
+        .join(MediaBlob, MediaBlob.sha256 == Attachment.blob_sha256)
+        .where(Attachment.deleted.is_(False), Attachment.thumb_box > 0)
+    )
+    if board_uri is not None:
+        query = query.where(Attachment.board_uri == board_uri)
+    return query.distinct()
+
+
+async def count_thumbnail_targets(session: AnySession, board_uri: str | None) -> int:
+    sub = _thumbnail_targets(board_uri).subquery()
+    return int((await session.execute(select(func.count()).select_from(sub))).scalar_one())
+
+
+async def thumbnail_targets(
+    session: AnySession, board_uri: str | None, *, after: tuple[str, int] | None, limit: int
+) -> list[tuple[str, int, str, str]]:
+    """Distinct (sha256, box, ext, kind) of live attachments with a thumbnail, in key order,
+    one page after ``after``."""
+    query = _thumbnail_targets(board_uri)
+    if after is not None:
+        query = query.where(tuple_(Attachment.blob_sha256, Attachment.thumb_box) > tuple_(*after))
+    query = query.order_by(Attachment.blob_sha256, Attachment.thumb_box).limit(limit)
+    result = await session.execute(query)
+    return [(str(sha), int(box), str(ext), str(kind)) for sha, box, ext, kind in result]
+
+
+async def set_thumbnail_size(session: WriteSession, sha256: str, box: int, width: int, height: int) -> None:
+    await session.execute(
+        update(Attachment)
+        .where(Attachment.blob_sha256 == sha256, Attachment.thumb_box == box)
+        .values(thumb_width=width, thumb_height=height)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,488 @@
+"""Use cases of the media context: store an upload, attach it to a post, show it, delete it,
+collect garbage, rebuild thumbnails.
+
+Files reach storage *before* the posting transaction commits, under content-addressed keys;
+a crash in between leaves an unreferenced blob that :meth:`MediaService.gc` removes once it
+is older than the grace period. The service never commits: ``attach`` and the other
+``session`` methods run inside the caller's unit of work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import IntegrityError
+
+from imageboard.core.clock import utcnow
+from imageboard.core.db import Database, ReadSession, WriteSession
+from imageboard.core.errors import DomainError
+from imageboard.media import repository as repo
+from imageboard.media.models import Attachment, MediaBlob
+from imageboard.media.schemas import FileView, MediaKind
+from imageboard.media.storage import BlobNotFound, BlobStorage, ParsedKey, original_key, parse_key, thumbnail_key
+
+if TYPE_CHECKING:
+    from imageboard.media.limits import MediaLimits
+    from imageboard.media.processing import ProcessedFile
+
+log = logging.getLogger(__name__)
+
+THUMB_MIME = "image/jpeg"
+PLACEHOLDER_SIZE = 100
+GC_BATCH = 500
+TIM_ATTEMPTS = 8
+
+# Per-process part of ``tim``: a counter from a random start, so two processes posting in the
+# same millisecond rarely pick the same number (and the UNIQUE constraint catches it if they do).
+_tim_counter = itertools.count(secrets.randbelow(1000))
+
+
+# --- the processing modules (imported when first used: they load libvips) ---------------
+
+Processor = Callable[..., "ProcessedFile"]  # process_upload's signature
+Thumbnailer = Callable[[Path, str, int, Path], "tuple[Path, int, int] | None"]  # make_thumbnail's
+
+
+def _default_processor(
+    source: Path, client_filename: str, limits: MediaLimits, *, is_op: bool, workdir: Path
+) -> ProcessedFile:
+    from imageboard.media.processing import process_upload
+
+    return process_upload(source, client_filename, limits, is_op=is_op, workdir=workdir)
+
+
+def _default_thumbnailer(original: Path, kind: str, box: int, workdir: Path) -> tuple[Path, int, int] | None:
+    from imageboard.media.processing import make_thumbnail
+
+    return make_thumbnail(original, kind, box, workdir)
+
+
+# --- read models ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IngestedFile:
+    """An upload checked, cleaned and stored; ready to attach to a post."""
+
+    sha256: str
+    md5_base64: str
+    size: int
+    mime: str
+    ext: str
+    kind: MediaKind
+    width: int
+    height: int
+    duration: float | None
+    has_audio: bool | None
+    filename: str
+    spoiler: bool
+    thumb_box: int  # 0: no thumbnail was made
+    thumb_width: int
+    thumb_height: int
+
+    @property
+    def key(self) -> str:
+        return original_key(self.sha256, self.ext)
+
+    @property
+    def thumb_key(self) -> str | None:
+        return thumbnail_key(self.sha256, self.thumb_box) if self.thumb_box else None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A file as the media routes need it."""
+
+    board_uri: str
+    tim: int
+    sha256: str
+    ext: str
+    mime: str
+    size: int
+    filename: str
+    deleted: bool
+    thumb_box: int
+
+    @property
+    def key(self) -> str:
+        return original_key(self.sha256, self.ext)
+
+    @property
+    def thumb_key(self) -> str | None:
+        return thumbnail_key(self.sha256, self.thumb_box) if self.thumb_box else None
+
+
+# --- the service ------------------------------------------------------------------------
+
+
+class MediaService:
+    def __init__(
+        self,
+        db: Database,
+        storage: BlobStorage,
+        *,
+        media_base_url: str = "/media",
+        static_base_url: str = "/static",
+        workdir: Path,
+        clock: Callable[[], datetime] = utcnow,
+        processor: Processor | None = None,
+        thumbnailer: Thumbnailer | None = None,
+    ) -> None:
+        self.db = db
+        self.storage = storage
+        self.media_base_url = media_base_url.rstrip("/")
+        self.static_base_url = static_base_url.rstrip("/")
+        self.workdir = Path(workdir)
+        self.clock = clock
+        self._process: Processor = processor or _default_processor
+        self._thumbnail: Thumbnailer = thumbnailer or _default_thumbnailer
+
+    # --- upload -----------------------------------------------------------------------
+
+    async def ingest(
+        self, upload: Path, client_filename: str, limits: MediaLimits, *, is_op: bool, spoiler: bool
+    ) -> IngestedFile:
+        """Check and clean an upload, store the original and its thumbnail. Raises the
+        processing modules' DomainErrors for files we refuse. The caller owns ``upload``."""
+        await asyncio.to_thread(self.workdir.mkdir, parents=True, exist_ok=True)
+        scratch = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="ingest-", dir=self.workdir))
+        processed: ProcessedFile | None = None
+        try:
+            processed = await asyncio.to_thread(
+                self._process, upload, client_filename, limits, is_op=is_op, workdir=scratch
+            )
+            box = limits.op_thumb if is_op else limits.reply_thumb
+            ingested = IngestedFile(
+                sha256=processed.sha256,
+                md5_base64=processed.md5_base64,
+                size=processed.size,
+                mime=processed.mime,
+                ext=processed.ext,
+                kind=processed.kind,
+                width=processed.width,
+                height=processed.height,
+                duration=processed.duration,
+                has_audio=processed.has_audio,
+                filename=processed.filename,
+                spoiler=spoiler,
+                thumb_box=box if processed.thumbnail is not None else 0,
+                thumb_width=processed.thumb_width if processed.thumbnail is not None else 0,
+                thumb_height=processed.thumb_height if processed.thumbnail is not None else 0,
+            )
+            await self._store(ingested.key, processed.original, processed.mime)
+            if processed.thumbnail is not None and ingested.thumb_key is not None:
+                await self._store(ingested.thumb_key, processed.thumbnail, THUMB_MIME)
+            return ingested
+        finally:
+            await asyncio.to_thread(_remove_scratch, scratch, upload, processed)
+
+    async def _store(self, key: str, path: Path, content_type: str) -> None:
+        """Upload unless the same bytes are stored already; then only refresh the object's
+        time, so the garbage collector's grace period protects it until our post commits."""
+        if await self.storage.touch(key):
+            return
+        await self.storage.put_file(key, path, content_type)
+
+    # --- posting (inside the caller's transaction) -------------------------------------
+
+    async def attach(
+        self,
+        session: WriteSession,
+        *,
+        post_id: int,
+        board_id: int,
+        board_uri: str,
+        files: Sequence[IngestedFile],
+    ) -> list[FileView]:
+        if not files:
+            return []
+        now = self.clock()
+        await self._ensure_blobs(session, files, now)
+        views: list[FileView] = []
+        for position, file in enumerate(files):
+            values = {
+                "post_id": post_id,
+                "board_id": board_id,
+                "board_uri": board_uri,
+                "position": position,
+                "blob_sha256": file.sha256,
+                "filename": file.filename[:255],
+                "spoiler": file.spoiler,
+                "thumb_width": file.thumb_width,
+                "thumb_height": file.thumb_height,
+                "thumb_box": file.thumb_box,
+                "deleted": False,
+                "created_at": now,
+            }
+            attachment = await self._insert_attachment(session, values)
+            views.append(self._view(attachment, _blob_of(file, now)))
+        return views
+
+    async def _ensure_blobs(self, session: WriteSession, files: Sequence[IngestedFile], now: datetime) -> None:
+        """Make sure every blob row exists and stays until this transaction ends."""
+        by_sha = {file.sha256: file for file in files}
+        for _ in range(3):
+            missing = set(by_sha) - await repo.lock_blobs(session, list(by_sha))
+            if not missing:
+                return
+            for sha in sorted(missing):
+                await repo.insert_blob_if_missing(session, _blob_values(by_sha[sha], now))
+        raise RuntimeError("media blob rows keep disappearing; is the garbage collector misconfigured?")
+
+    async def _insert_attachment(self, session: WriteSession, values: dict[str, Any]) -> Attachment:
+        """Insert with a fresh ``tim``; when another process took the same number (the UNIQUE
+        constraint says so), roll back to the savepoint and draw again."""
+        last: IntegrityError | None = None
+        for _ in range(TIM_ATTEMPTS):
+            attachment = Attachment(tim=self._next_tim(), **values)
+            try:
+                async with session.begin_nested():
+                    await repo.add_attachment(session, attachment)
+            except IntegrityError as error:
+                if "tim" not in str(error.orig):
+                    raise
+                last = error
+                continue
+            return attachment
+        assert last is not None
+        raise last
+
+    def _next_tim(self) -> int:
+        """4chan-style file number: milliseconds since the epoch, then three digits."""
+        millis = int(self.clock().timestamp() * 1000)
+        return millis * 1000 + next(_tim_counter) % 1000
+
+    # --- reading ----------------------------------------------------------------------
+
+    async def files_for_posts(
+        self, session: ReadSession | WriteSession, post_ids: Sequence[int]
+    ) -> dict[int, list[FileView]]:
+        files: dict[int, list[FileView]] = {}
+        if not post_ids:
+            return files
+        for row in await repo.attachments_of_posts(session, post_ids):
+            files.setdefault(row.attachment.post_id, []).append(self._view(row.attachment, row.blob))
+        return files
+
+    async def posts_with_blob(self, session: ReadSession | WriteSession, board_id: int, sha256: str) -> list[int]:
+        """Posts on that board that show those bytes (not counting deleted files)."""
+        return await repo.post_ids_with_blob(session, board_id, sha256)
+
+    async def resolve(self, session: ReadSession | WriteSession, board_uri: str, tim: int) -> StoredFile | None:
+        row = await repo.attachment_by_tim(session, board_uri, tim)
+        if row is None:
+            return None
+        a, b = row.attachment, row.blob
+        return StoredFile(
+            board_uri=a.board_uri,
+            tim=a.tim,
+            sha256=b.sha256,
+            ext=b.ext,
+            mime=b.mime,
+            size=b.size,
+            filename=a.filename,
+            deleted=a.deleted,
+            thumb_box=a.thumb_box,
+        )
+
+    async def find(self, board_uri: str, tim: int) -> StoredFile | None:
+        """:meth:`resolve` in a read session of its own (for the routes)."""
+        async with self.db.reader() as session:
+            return await self.resolve(session, board_uri, tim)
+
+    def _view(self, a: Attachment, b: MediaBlob) -> FileView:
+        base = f"{self.media_base_url}/{a.board_uri}/{a.tim}"
+        kind: MediaKind = "video" if b.kind == "video" else "audio" if b.kind == "audio" else "image"
+        if a.spoiler:
+            thumb_url, tw, th = f"{self.static_base_url}/img/spoiler.png", PLACEHOLDER_SIZE, PLACEHOLDER_SIZE
+        elif kind == "audio":
+            thumb_url, tw, th = f"{self.static_base_url}/img/audio.png", PLACEHOLDER_SIZE, PLACEHOLDER_SIZE
+        elif a.thumb_box == 0:
+            thumb_url, tw, th = f"{self.static_base_url}/img/file.png", PLACEHOLDER_SIZE, PLACEHOLDER_SIZE
+        else:
+            thumb_url, tw, th = f"{base}s.jpg", a.thumb_width, a.thumb_height
+        return FileView(
+            tim=a.tim,
+            filename=a.filename,
+            ext=b.ext,
+            kind=kind,
+            mime=b.mime,
+            size=b.size,
+            width=b.width,
+            height=b.height,
+            thumb_width=tw,
+            thumb_height=th,
+            md5_base64=b.md5_base64,
+            sha256=b.sha256,
+            spoiler=a.spoiler,
+            duration=b.duration,
+            has_audio=b.has_audio,
+            url=f"{base}{b.ext}",
+            thumb_url=thumb_url,
+            deleted=a.deleted,
+        )
+
+    # --- deleting ---------------------------------------------------------------------
+
+    async def delete_files_of_posts(self, session: WriteSession, post_ids: Sequence[int]) -> int:
+        """Mark the posts' files deleted (4chan's "delete file only"); the bytes stay until
+        :meth:`gc` finds them unused. Returns how many files were newly marked."""
+        if not post_ids:
+            return 0
+        return await repo.mark_deleted(session, post_ids)
+
+    # --- garbage collection -----------------------------------------------------------
+
+    async def gc(self, *, grace: timedelta) -> list[str]:
+        """Remove stored originals and thumbnails no live attachment uses and that were not
+        written or touched within ``grace``, then the blob rows nothing points at. Returns
+        the removed storage keys."""
+        if grace < timedelta(0):
+            raise ValueError("the grace period cannot be negative")
+        cutoff = self.clock() - grace
+        removed: list[str] = []
+        for prefix in ("src/", "thumb/"):
+            batch: list[tuple[str, ParsedKey]] = []
+            async for key, modified in self.storage.list_keys(prefix):
+                parsed = parse_key(key)
+                if parsed is None or modified >= cutoff:
+                    continue
+                batch.append((key, parsed))
+                if len(batch) >= GC_BATCH:
+                    removed.extend(await self._collect(batch, cutoff))
+                    batch = []
+            if batch:
+                removed.extend(await self._collect(batch, cutoff))
+        await self._collect_rows(cutoff)
+        if removed:
+            log.info("media gc removed %d objects", len(removed))
+        return removed
+
+    async def _collect(self, batch: list[tuple[str, ParsedKey]], cutoff: datetime) -> list[str]:
+        originals = [p.sha256 for _, p in batch if p.box is None]
+        thumbs = [(p.sha256, p.box) for _, p in batch if p.box is not None]
+        # On the primary, not a replica: a lagging replica could miss a reference.
+        async with self.db.writer() as session:
+            live_originals = await repo.live_originals(session, originals)
+            live_thumbs = await repo.live_thumbnails(session, thumbs)
+        removed: list[str] = []
+        for key, parsed in batch:
+            used = parsed.sha256 in live_originals if parsed.box is None else (parsed.sha256, parsed.box) in live_thumbs
+            if used:
+                continue
+            # Look again right before deleting: an upload of the same bytes may have touched
+            # the object since we listed it, for a post that is committing now.
+            try:
+                if await self.storage.last_modified(key) >= cutoff:
+                    continue
+            except BlobNotFound:
+                continue
+            await self.storage.delete(key)
+            removed.append(key)
+        return removed
+
+    async def _collect_rows(self, cutoff: datetime) -> None:
+        while True:
+            async with self.db.reader() as session:
+                shas = await repo.orphan_blob_shas(session, cutoff, limit=GC_BATCH)
+            if not shas:
+                return
+            try:
+                async with self.db.writer() as session:
+                    deleted = await repo.delete_orphan_blobs(session, shas, cutoff)
+            except IntegrityError:  # a post took one of them in the meantime: try next run
+                log.info("media gc: a blob row came back into use; leaving it")
+                return
+            if len(deleted) < len(shas):
+                return  # the rest came back into use; nothing more to do this run
+
+    # --- thumbnails -------------------------------------------------------------------
+
+    async def rebuild_thumbnails(
+        self, *, board_uri: str | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Make every live attachment's thumbnail again from its stored original (after a
+        change of thumbnail settings or library). Returns how many thumbnails were written."""
+        async with self.db.reader() as session:
+            total = await repo.count_thumbnail_targets(session, board_uri)
+        done = written = 0
+        after: tuple[str, int] | None = None
+        await asyncio.to_thread(self.workdir.mkdir, parents=True, exist_ok=True)
+        while True:
+            async with self.db.reader() as session:
+                page = await repo.thumbnail_targets(session, board_uri, after=after, limit=100)
+            if not page:
+                break
+            for sha, box, ext, kind in page:
+                if await self._rebuild_one(sha, box, ext, kind):
+                    written += 1
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+            after = (page[-1][0], page[-1][1])
+        return written
+
+    async def _rebuild_one(self, sha256: str, box: int, ext: str, kind: str) -> bool:
+        scratch = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="thumb-", dir=self.workdir))
+        try:
+            original = scratch / f"original{ext}"
+            try:
+                await self.storage.download(original_key(sha256, ext), original)
+            except BlobNotFound:
+                log.warning("media: original of %s is missing from storage; thumbnail not rebuilt", sha256)
+                return False
+            try:
+                made = await asyncio.to_thread(self._thumbnail, original, kind, box, scratch)
+            except DomainError as error:  # a stored file the current decoder refuses: keep the old thumbnail
+                log.warning("media: thumbnail of %s not rebuilt: %s", sha256, error.message)
+                return False
+            if made is None:
+                return False
+            path, width, height = made
+            await self.storage.put_file(thumbnail_key(sha256, box), path, THUMB_MIME)
+            async with self.db.writer() as session:
+                await repo.set_thumbnail_size(session, sha256, box, width, height)
+            return True
+        finally:
+            await asyncio.to_thread(shutil.rmtree, scratch, True)
+
+
+def _blob_values(file: IngestedFile, now: datetime) -> dict[str, Any]:
+    return {
+        "sha256": file.sha256,
+        "md5_base64": file.md5_base64,
+        "size": file.size,
+        "mime": file.mime,
+        "ext": file.ext,
+        "kind": file.kind,
+        "width": file.width,
+        "height": file.height,
+        "duration": file.duration,
+        "has_audio": file.has_audio,
+        "created_at": now,
+    }
+
+
+def _blob_of(file: IngestedFile, now: datetime) -> MediaBlob:
+    return MediaBlob(**_blob_values(file, now))
+
+
+def _remove_scratch(scratch: Path, upload: Path, processed: ProcessedFile | None) -> None:
+    """Delete what processing wrote (the caller owns ``upload`` itself)."""
+    if processed is not None:
+        for path in (processed.original, processed.thumbnail):
+            if path is not None and path.resolve() != upload.resolve():
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+    shutil.rmtree(scratch, ignore_errors=True)

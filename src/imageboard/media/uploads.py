@@ -1,0 +1,109 @@
+"""From multipart uploads to stored files: spool each upload to disk within its size limit,
+then check, clean and store it. Shared by the post form and the JSON API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from starlette.datastructures import UploadFile
+
+from imageboard.core.errors import InvalidInput, TooLarge
+from imageboard.media.limits import MediaLimits
+from imageboard.media.service import IngestedFile, MediaService
+
+CHUNK = 256 * 1024
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SiteMediaLimits:
+    """The site-wide part of the limits; boards choose kinds, file size and file count."""
+
+    max_pixels: int = 50_000_000
+    max_dimension: int = 10_000
+    max_video_seconds: float = 300.0
+    max_gif_frames: int = 1000
+    op_thumb: int = 250
+    reply_thumb: int = 125
+
+    def for_board(self, *, allowed_media: str, max_file_mb: int) -> MediaLimits:
+        return MediaLimits(
+            allowed=frozenset(kind for kind in allowed_media.split(",") if kind),
+            max_file_bytes=max_file_mb * MIB,
+            max_pixels=self.max_pixels,
+            max_dimension=self.max_dimension,
+            max_video_seconds=self.max_video_seconds,
+            max_gif_frames=self.max_gif_frames,
+            op_thumb=self.op_thumb,
+            reply_thumb=self.reply_thumb,
+        )
+
+
+class UploadLike(Protocol):
+    """What an upload must offer: Starlette's UploadFile, or anything shaped like it."""
+
+    filename: str | None
+
+    async def read(self, size: int = -1) -> bytes: ...
+
+
+def chosen_files(values: Sequence[object]) -> list[UploadFile]:
+    """The file inputs that hold a file (an empty file input sends a part with no name)."""
+    return [value for value in values if isinstance(value, UploadFile) and value.filename]
+
+
+async def ingest_uploads(
+    media: MediaService,
+    uploads: Sequence[UploadLike],
+    limits: MediaLimits,
+    *,
+    max_files: int,
+    is_op: bool,
+    spoiler: bool,
+) -> tuple[IngestedFile, ...]:
+    if len(uploads) > max_files:
+        raise InvalidInput(f"Too many files: at most {max_files} per post here.", field="upfile")
+    stored: list[IngestedFile] = []
+    for upload in uploads:
+        path = await _spool(upload, media.workdir, limits.max_file_bytes)
+        try:
+            stored.append(
+                await media.ingest(path, upload.filename or "file", limits, is_op=is_op, spoiler=spoiler)
+            )
+        finally:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+    return tuple(stored)
+
+
+async def _spool(upload: UploadLike, workdir: Path, max_bytes: int) -> Path:
+    """Copy an upload to a file of its own, refusing it as soon as it passes ``max_bytes``."""
+    path = await asyncio.to_thread(_new_file, workdir)
+    written = 0
+    try:
+        with await asyncio.to_thread(path.open, "wb") as out:
+            while chunk := await upload.read(CHUNK):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise TooLarge(
+                        f"The file '{(upload.filename or 'file')[:80]}' is too large: "
+                        f"at most {max_bytes // MIB} MiB per file here.",
+                        field="upfile",
+                    )
+                await asyncio.to_thread(out.write, chunk)
+    except BaseException:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        raise
+    return path
+
+
+def _new_file(workdir: Path) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix="upload-", dir=workdir)
+    os.close(handle)
+    return Path(name)

@@ -1,0 +1,1 @@
+"""Use cases of the moderation context, one module per group of staff work."""

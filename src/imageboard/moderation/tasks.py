@@ -1,0 +1,39 @@
+"""Scheduled jobs of the moderation context.
+
+``purge_old_ips`` runs from the app's maintenance loop and from the ``imageboard purge-ips``
+command: addresses are personal data, kept only as long as moderation needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from imageboard.boards import staff
+from imageboard.core.clock import utcnow
+from imageboard.core.db import Database
+from imageboard.moderation import repository as repo
+from imageboard.moderation.schemas import PurgeResult
+
+DEFAULT_RETENTION_DAYS = 30
+
+
+async def purge_old_ips(
+    db: Database, days: int | None = None, *, clock: Callable[[], datetime] = utcnow
+) -> PurgeResult:
+    """Forget addresses past their retention: posts' (each board's setting, or ``days`` on
+    every board), reporters' (the site setting, or ``days``), and delete warnings and bans
+    that ended more than that long ago. Bans still in force keep their range."""
+    now = clock()
+    async with db.writer() as session:
+        if days is None:
+            raw = (await repo.site_settings(session)).get("ip_retention_days", "")
+            site_days = int(raw) if raw.isdigit() else DEFAULT_RETENTION_DAYS
+        else:
+            site_days = days
+        cutoff = now - timedelta(days=max(0, site_days))
+        post_ips = await staff.purge_post_ips(session, now, days=days)
+        report_ips = await repo.purge_reporter_ips(session, cutoff)
+        warnings = await repo.delete_old_warnings(session, cutoff)
+        bans = await repo.delete_old_bans(session, cutoff)
+    return PurgeResult(post_ips=post_ips, report_ips=report_ips, warnings=warnings, bans=bans)
