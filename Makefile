@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= $(or $(IMAGEBOARD_PORT),8080)
 export IMAGEBOARD_PORT := $(PORT)
 
-.PHONY: run test lint install install-dev browser demo messages clean
+.PHONY: run test lint install install-dev browser ops-tools demo messages bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
@@ -40,8 +40,16 @@ browser: install-dev
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else $(BIN)/playwright install chromium; fi
 
+## Debian tools for tests/deploy: nginx, prometheus and promtool (kubectl comes with the machine).
+ops-tools:
+	@if ! command -v nginx >/dev/null || ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null || ! command -v openssl >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx prometheus openssl >/dev/null; \
+		else echo "make: tests/deploy need nginx and prometheus: apt-get install nginx prometheus openssl (as root)" >&2; exit 1; fi; \
+	fi
+
 ## Install the development tools and run the whole test suite.
-test: install-dev browser
+test: install-dev browser ops-tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install-dev
@@ -52,6 +60,11 @@ lint: install-dev
 ## Extract UI strings into the translation template (then update the .po files).
 messages: install-dev
 	$(BIN)/pybabel extract -F babel.cfg -o src/imageboard/locale/messages.pot src/imageboard
+
+## Benchmarks against running servers; figures go to bench/RESULTS.md.
+bench: install-dev
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx >/dev/null; }
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -595,6 +595,18 @@ def drop_pg_database(name: str) -> None:
     _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def drop_run_databases(pid: int) -> None:
+    """Every database this run made (they are named bench_*_<pid>)."""
+    listed = subprocess.run(
+        ["psql", PG_ADMIN_DSN, "-tAc", f"SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_%\\_{pid}'"],  # noqa: S608
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for name in listed.stdout.split():
+        drop_pg_database(name)
+
+
 @contextlib.contextmanager
 def pg_database(name: str, *, keep: bool = False) -> Iterator[str]:
     """A fresh database for the run; dropped afterwards unless ``keep``."""

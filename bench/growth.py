@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import bulk
 import dataset
-from common import BENCH, Load, Run, Section, Service, log, md_table, ratios, run_wrk, start_app, summarize
+from common import BENCH, Load, Run, Section, Service, http_get, log, md_table, ratios, run_wrk, start_app, summarize
 
 SMALL = 10_000
 LIVE_THREADS = 149
@@ -105,6 +105,10 @@ def run_engine(run: Run, engine: str, comments: str) -> tuple[list[list[str]], d
         ),
     }
     results = {label: Case(label) for label in cases}
+    for size in servers:  # every worker renders (and caches) before the loads
+        for path in (thread, thread + ".json", "/b/catalog"):
+            for _ in range(2 * run.workers):
+                http_get(servers[size]["on"].base + path)
     for round_no in range(run.rounds):
         log(f"growth ({engine}): round {round_no + 1}/{run.rounds}")
         for label, measure in cases.items():

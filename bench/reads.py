@@ -164,7 +164,8 @@ def run_reads(run: Run, site: dataset.Site) -> Section:
     # What the edge does with each document (HIT after a first MISS means it is microcached).
     cache_status: dict[tuple[str, str, str], str] = {}
     for case in cases:
-        http_get(case.url)
+        for _ in range(2 * run.workers):  # every worker renders (and caches) before the loads
+            http_get(case.url)
         if case.where.startswith("edge"):
             cache_status[(case.page, case.fmt, case.where)] = http_get(case.url).headers.get("x-cache-status", "-")
 

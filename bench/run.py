@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -24,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from common import ROOT, Run, Section, Services, drop_pg_database, log, machine, md_table, run_dir_for
+from common import ROOT, Run, Section, Services, drop_run_databases, log, machine, md_table, run_dir_for
 
 BENCHMARKS = ("reads", "writes", "growth", "memory", "servers")
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -140,9 +141,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         finally:
             services.close()
             if not args.keep:
-                for site in run.sites.values():
-                    if getattr(site, "pg_database", None):
-                        drop_pg_database(site.pg_database)
+                drop_run_databases(os.getpid())
                 shutil.rmtree(run_dir / "data", ignore_errors=True)
     text = report(info, command, sections, time.monotonic() - started)
     (run_dir / "results.md").write_text(text)

@@ -97,14 +97,26 @@ def run_engine(run: Run, engine: str, comments: str) -> tuple[list[list[str]], d
         lambda: _driver_writes(run, site, all_ids, comments, WRITE_CONNECTIONS),
     )
     cases = [raw_one, app_one, raw_spread, app_spread]
+    pairs: list[tuple[Case, Case | None]] = [(raw_one, None), (app_one, raw_one), (raw_spread, None),
+                                             (app_spread, raw_spread)]  # fmt: skip
+    if engine == "sqlite" and run.workers > 1:
+        # SQLite has one writer at a time: the site's processes queue on the file lock. The
+        # one-process server (what `make run` starts) shows what that queueing costs.
+        single = start_app(run.services, "writes-app-sqlite-1", site.config(workers=1), run.run_dir)
+        app_single = Case(
+            "site, 1 worker: replies spread over 100 threads",
+            lambda: _wrk_writes(single.base, options, site, all_nos, comments),
+        )
+        cases.append(app_single)
+        pairs.append((app_single, raw_spread))
     with PeakMemory(app.pid) as peak:
         for round_no in range(run.rounds):
             log(f"writes ({engine}): round {round_no + 1}/{run.rounds}")
             for case in cases:
                 case.loads.append(case.run())  # type: ignore[operator]
-    run.services.stop(app)
+    run.services.close()
     rows = []
-    for case, baseline in ((raw_one, None), (app_one, raw_one), (raw_spread, None), (app_spread, raw_spread)):
+    for case, baseline in pairs:
         rps = summarize([x.rps for x in case.loads])
         ratio = summarize(ratios([x.rps for x in case.loads], [x.rps for x in baseline.loads])) if baseline else None
         rows.append(
