@@ -32,7 +32,7 @@ from imageboard.core.db import Database
 from imageboard.core.errors import DomainError
 from imageboard.core.http import safe_local_url, wants_json
 from imageboard.core.i18n import negotiate, set_language
-from imageboard.core.middleware import BodySizeLimit, SameOriginWrites, SecurityHeaders
+from imageboard.core.middleware import BodySizeLimit, ReadYourWrites, SameOriginWrites, SecurityHeaders
 from imageboard.events import EventSettings
 from imageboard.events.routes import sse_gateway
 from imageboard.events.runtime import EventsRuntime
@@ -89,6 +89,7 @@ def create_app(
     given by tests; the server passes none."""
     db = database or Database(
         settings.effective_database_url,
+        replica_url=settings.database_replica_url or None,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
     )
@@ -211,9 +212,19 @@ def create_app(
     app.router.routes.append(build_api_v1_mount(boards, posting=posting))
     app.include_router(build_accounts_router(accounts, pages, secret=settings.secret))
     install_moderation(app, moderation, pages)
-    app.include_router(build_router(boards, pages, page_cache, posting=posting, staff_capcode=capcode_for))
+    app.include_router(
+        build_router(
+            boards,
+            pages,
+            page_cache,
+            posting=posting,
+            staff_capcode=capcode_for,
+            read_your_writes=settings.read_your_writes_seconds,
+        )
+    )
 
     app.add_middleware(LanguageSelector, forced=settings.language)
+    app.add_middleware(ReadYourWrites)
     app.add_middleware(SameOriginWrites)
     app.add_middleware(ReadRateLimit, antispam=antispam)
     app.add_middleware(FloodGate, antispam=antispam)

@@ -23,6 +23,12 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("./var"), description="Where the embedded database, media and secrets live.")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in the data directory.")
+    database_replica_url: str = Field(
+        default="", description="A read replica (PostgreSQL); pages and API reads go there, writes to the primary."
+    )
+    read_your_writes_seconds: float = Field(
+        default=10.0, ge=0, description="After posting, a client reads from the primary this long."
+    )
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_max_overflow: int = Field(default=10, ge=0, le=200)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import MetaData, event
@@ -20,6 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 
 log = logging.getLogger(__name__)
+
+# Set for a request whose client wrote a moment ago: its reads go to the primary, so a
+# poster sees their own post even while the replicas have not caught up.
+read_from_primary: ContextVar[bool] = ContextVar("read_from_primary", default=False)
 
 # Stable constraint names so Alembic migrations read the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -100,9 +105,17 @@ class Database:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
         self.write_engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow, writer=True)
+        self.has_replica = bool(replica_url)
         self.read_engine = make_engine(replica_url or url, pool_size=pool_size, max_overflow=max_overflow, writer=False)
+        # Primary reads for read-your-own-writes; without a replica the reader is the primary.
+        self.primary_read_engine = (
+            make_engine(url, pool_size=pool_size, max_overflow=max_overflow, writer=False)
+            if replica_url
+            else self.read_engine
+        )
         self._writes = async_sessionmaker(self.write_engine, class_=WriteSession, expire_on_commit=False)
         self._reads = async_sessionmaker(self.read_engine, class_=ReadSession, expire_on_commit=False)
+        self._primary_reads = async_sessionmaker(self.primary_read_engine, class_=ReadSession, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -121,9 +134,14 @@ class Database:
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[ReadSession]:
-        async with self._reads() as session, session.begin():
+        """A read-only session: on a replica when one is configured, unless this request's
+        client has just written (``read_from_primary``)."""
+        factory = self._primary_reads if read_from_primary.get() else self._reads
+        async with factory() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()
         await self.read_engine.dispose()
+        if self.primary_read_engine is not self.read_engine:
+            await self.primary_read_engine.dispose()

@@ -4,8 +4,11 @@ small and allocation-light."""
 from __future__ import annotations
 
 import json
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from imageboard.core.db import read_from_primary
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:{media}; "
@@ -129,8 +132,10 @@ class SameOriginWrites:
         self.exempt_prefixes = exempt_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in UNSAFE_METHODS or scope["path"].startswith(
-            self.exempt_prefixes
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in UNSAFE_METHODS
+            or scope["path"].startswith(self.exempt_prefixes)
         ):
             await self.app(scope, receive, send)
             return
@@ -143,8 +148,42 @@ class SameOriginWrites:
         )
         if origin == "null" or cross_site:
             await _refuse(
-                send, 403, "cross_site",
+                send,
+                403,
+                "cross_site",
                 "This form was sent from another website, so it was refused. Post from this site's own pages.",
             )
             return
         await self.app(scope, receive, send)
+
+
+WROTE_COOKIE = b"ib_wrote"
+
+
+class ReadYourWrites:
+    """Route a client's reads to the primary for a few seconds after it wrote (the post
+    handlers set a short-lived cookie holding the time until which that holds)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            recent = False
+            for name, value in scope.get("headers", []):
+                if name == b"cookie" and WROTE_COOKIE in value:
+                    recent = _wrote_recently(value)
+                    break
+            read_from_primary.set(recent)
+        await self.app(scope, receive, send)
+
+
+def _wrote_recently(header: bytes) -> bool:
+    for part in header.split(b";"):
+        key, _, value = part.strip().partition(b"=")
+        if key == WROTE_COOKIE:
+            try:
+                return float(value) > time.time()
+            except ValueError:
+                return False
+    return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from imageboard.core.cache import PageCache
 from imageboard.core.errors import InvalidInput, NotFound
 from imageboard.core.http import client_ip, safe_local_url, wants_json
 from imageboard.core.i18n import LANGUAGE_NAMES, available_languages
+from imageboard.core.middleware import WROTE_COOKIE
 from imageboard.media.uploads import chosen_files
 from imageboard.posting import PostingService, Submission
 from imageboard.web import gallery
@@ -36,6 +38,7 @@ def build_router(
     cache: PageCache | None = None,
     *,
     posting: PostingService,
+    read_your_writes: float = 10.0,
     staff_capcode: Callable[[Request, str, FormData], Awaitable[str | None]] | None = None,
 ) -> APIRouter:
     """``staff_capcode`` (from moderation) tells the capcode a signed-in staff member chose
@@ -200,6 +203,7 @@ def build_router(
         else:
             response = RedirectResponse(target, status_code=303)
         response.set_cookie(PASSWORD_COOKIE, password, max_age=YEAR, httponly=True, samesite="lax")
+        mark_written(response, read_your_writes)
         if submitted.verdict.grace_token:
             set_grace_cookie(response, request, submitted.verdict.grace_token, submitted.verdict.grace_seconds)
         return response
@@ -223,6 +227,18 @@ def build_router(
         return RedirectResponse(f"/{board}/" if deleted_thread else back, status_code=303)
 
     return router
+
+
+def mark_written(response: Response, seconds: float) -> None:
+    """Send this client's reads to the primary database for a moment (read-your-own-writes)."""
+    if seconds > 0:
+        response.set_cookie(
+            WROTE_COOKIE.decode(),
+            f"{time.time() + seconds:.0f}",
+            max_age=int(seconds) + 1,
+            httponly=True,
+            samesite="lax",
+        )
 
 
 async def _no_capcode(_request: Request, _board: str, _form: FormData) -> str | None:
