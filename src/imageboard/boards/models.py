@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, text, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from imageboard.core.db import Base
@@ -80,6 +80,8 @@ class Thread(Base):
         # Board index and catalog: live threads in bump order, stickies first.
         Index("ix_threads_board_live_bump", "board_id", "archived", "sticky", "bumped_at"),
         Index("ix_threads_archived_at", "archived", "archived_at"),
+        # The overboard: live threads of every board in bump order.
+        Index("ix_threads_live_bump", "archived", "bumped_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -105,6 +107,10 @@ class Post(Base):
     __table_args__ = (
         UniqueConstraint("board_id", "no"),
         Index("ix_posts_thread_no", "thread_id", "no"),
+        # Opening posts of many threads at once (index pages, catalog, overboard).
+        Index(
+            "ix_posts_opening", "thread_id", postgresql_where=text("is_op"), sqlite_where=text("is_op")
+        ),
         Index("ix_posts_created_at", "created_at"),
     )
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from imageboard.boards.models import Board, Post, PostQuote, Thread
 from imageboard.core.db import ReadSession, WriteSession
@@ -47,15 +48,15 @@ async def board_activity(session: AnySession, since: datetime) -> dict[int, tupl
         .where(Post.created_at >= since, Post.held.is_(False))
         .group_by(Post.board_id)
     )
-    last = (
-        select(Post.board_id, func.max(Post.created_at).label("last"))
-        .where(Post.held.is_(False))
-        .group_by(Post.board_id)
+    # Post numbers grow with time, so a board's last post is the one numbered last_post_no:
+    # one unique-index lookup per board instead of a scan of every post.
+    last = select(Board.id, Post.created_at).outerjoin(
+        Post, and_(Post.board_id == Board.id, Post.no == Board.last_post_no)
     )
     counts = {row.board_id: int(row.n) for row in await session.execute(recent)}
     activity: dict[int, tuple[int, datetime | None]] = {}
-    for row in await session.execute(last):
-        activity[row.board_id] = (counts.get(row.board_id, 0), row.last)
+    for board_id, last_at in await session.execute(last):
+        activity[board_id] = (counts.get(board_id, 0), last_at)
     return activity
 
 
@@ -222,7 +223,8 @@ async def posts_of_thread(session: AnySession, thread_id: int) -> Sequence[Post]
 async def opening_posts(session: AnySession, thread_ids: Sequence[int]) -> dict[int, Post]:
     if not thread_ids:
         return {}
-    query = select(Post).where(Post.thread_id.in_(thread_ids), Post.is_op.is_(True), Post.held.is_(False))
+    # A bare ``is_op`` (not ``IS true``) lets PostgreSQL use the partial index ix_posts_opening.
+    query = select(Post).where(Post.thread_id.in_(thread_ids), Post.is_op, Post.held.is_(False))
     return {post.thread_id: post for post in (await session.execute(query)).scalars()}
 
 
@@ -231,20 +233,18 @@ async def last_replies(session: AnySession, thread_ids: Sequence[int], count: in
     result: dict[int, list[Post]] = {thread_id: [] for thread_id in thread_ids}
     if not thread_ids or count <= 0:
         return result
+    # The ranking subquery carries the whole row: joining it back to posts by id made
+    # PostgreSQL scan the posts table for the outer side.
     ranked = (
         select(
-            Post.id,
+            Post,
             func.row_number().over(partition_by=Post.thread_id, order_by=Post.no.desc()).label("rank"),
         )
         .where(Post.thread_id.in_(thread_ids), Post.is_op.is_(False), Post.held.is_(False))
         .subquery()
     )
-    query = (
-        select(Post)
-        .join(ranked, ranked.c.id == Post.id)
-        .where(ranked.c.rank <= count)
-        .order_by(Post.thread_id, Post.no)
-    )
+    recent = aliased(Post, ranked)
+    query = select(recent).where(ranked.c.rank <= count).order_by(ranked.c.thread_id, ranked.c.no)
     for post in (await session.execute(query)).scalars():
         result[post.thread_id].append(post)
     return result

@@ -1,0 +1,156 @@
+"""Every query behind the hot pages is served by an index on PostgreSQL: the statements a
+page really runs are captured and EXPLAINed against a database big enough that the planner
+would rather scan a table than use a bad index."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert, text
+
+from imageboard.boards import BoardSpec, BoardsService
+from imageboard.boards.models import Post, Thread
+from imageboard.core.db import Base, Database
+
+BIG_TABLES = {"posts", "threads", "post_quotes", "attachments"}
+# /b/ has a full set of live threads and some archived ones; /g/ (not shown) makes the tables
+# big enough that scanning them would be the planner's choice if no index served a query.
+LIVE_THREADS, ARCHIVED_THREADS, OTHER_BOARD_THREADS, REPLIES = 150, 300, 12000, 10
+
+
+async def _fill(db: Database) -> int:
+    """Returns the number of /b/'s newest thread."""
+    service = BoardsService(db, secret=b"x")
+    await service.create_board(BoardSpec(uri="b", title="Random", require_file=False))
+    await service.create_board(BoardSpec(uri="g", title="Tech", require_file=False, work_safe=True))
+    async with db.writer() as session:
+        for uri, live, archived in (("g", 0, OTHER_BOARD_THREADS), ("b", LIVE_THREADS, ARCHIVED_THREADS)):
+            await _fill_board(session, uri, live=live, archived=archived)
+    async with db.write_engine.begin() as connection:
+        await connection.execute(text("ANALYZE"))
+    return (LIVE_THREADS + ARCHIVED_THREADS) * 100
+
+
+async def _fill_board(session: Any, uri: str, *, live: int, archived: int) -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    board_id = (await session.execute(text("SELECT id FROM boards WHERE uri = :u"), {"u": uri})).scalar_one()
+    threads = []
+    for t in range(live + archived):
+        when = start + timedelta(minutes=t)
+        old = t < archived
+        threads.append(
+            {
+                "board_id": board_id,
+                "no": (t + 1) * 100,
+                "subject": f"t{t}",
+                "created_at": when,
+                "bumped_at": when,
+                "updated_at": when,
+                "reply_count": REPLIES,
+                "file_count": 0,
+                "sticky": False,
+                "locked": False,
+                "cyclic": False,
+                "archived": old,
+                "archived_at": when if old else None,
+                "held": False,
+            }
+        )
+    await session.execute(insert(Thread), threads)
+    ids = dict((await session.execute(text("SELECT no, id FROM threads WHERE board_id = :b"), {"b": board_id})).all())
+    posts = []
+    for t in range(live + archived):
+        thread_no = (t + 1) * 100
+        for r in range(REPLIES + 1):
+            posts.append(
+                {
+                    "board_id": board_id,
+                    "thread_id": ids[thread_no],
+                    "no": thread_no + r,
+                    "is_op": r == 0,
+                    "created_at": start + timedelta(minutes=t, seconds=r),
+                    "name": "Anonymous",
+                    "subject": "",
+                    "comment": f">>{thread_no}",
+                    "comment_html": "quote",
+                    "sage": False,
+                    "held": False,
+                }
+            )
+    await session.execute(insert(Post), posts)
+    # Every reply quotes its opening post, so backlinks have rows to find.
+    await session.execute(
+        text(
+            "INSERT INTO post_quotes (source_post_id, target_board_id, target_no) "
+            "SELECT p.id, p.board_id, t.no FROM posts p JOIN threads t ON t.id = p.thread_id "
+            "WHERE p.board_id = :b AND NOT p.is_op"
+        ),
+        {"b": board_id},
+    )
+    last = (live + archived) * 100 + REPLIES
+    await session.execute(text("UPDATE boards SET last_post_no = :n WHERE id = :b"), {"n": last, "b": board_id})
+
+
+async def _plans(db: Database, page: Callable[[], Awaitable[Any]]) -> list[tuple[str, dict[str, Any]]]:
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            captured.append((statement, parameters))
+
+    event.listen(db.read_engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        await page()
+    finally:
+        event.remove(db.read_engine.sync_engine, "before_cursor_execute", capture)
+    plans = []
+    async with db.read_engine.connect() as connection:
+        for statement, parameters in captured:
+            result = await connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters)
+            plan = result.scalar_one()
+            plans.append((statement, (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]))
+    return plans
+
+
+def _seq_scans(node: dict[str, Any]) -> list[str]:
+    found = [node["Relation Name"]] if node.get("Node Type") == "Seq Scan" and node.get("Relation Name") else []
+    for child in node.get("Plans", []):
+        found += _seq_scans(child)
+    return found
+
+
+@pytest.fixture(scope="module")
+async def big_board(postgres_url: str) -> AsyncIterator[tuple[Database, int]]:
+    """Plans are asserted on PostgreSQL, where production load runs."""
+    db = Database(postgres_url)
+    async with db.write_engine.begin() as connection:
+        tables = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
+        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    yield db, await _fill(db)
+    await db.dispose()
+
+
+PAGES: dict[str, Callable[[BoardsService, int], Awaitable[Any]]] = {
+    "thread page": lambda s, op: s.thread("b", op),
+    "board page": lambda s, op: s.board_page("b", 2),
+    "catalog": lambda s, op: s.catalog("b"),
+    "archive": lambda s, op: s.archive("b"),
+    "overboard": lambda s, op: s.overboard(work_safe_only=False, page=1),
+    "home": lambda s, op: s.home(),
+    "page version": lambda s, op: s.version("b", op),
+}
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+async def test_hot_queries_use_indexes(big_board: tuple[Database, int], name: str) -> None:
+    db, last_thread = big_board
+    service = BoardsService(db, secret=b"x")
+    plans = await _plans(db, lambda: PAGES[name](service, last_thread))
+    assert plans, "the page ran no query"
+    for statement, plan in plans:
+        scanned = [t for t in _seq_scans(plan) if t in BIG_TABLES]
+        assert not scanned, f"{name}: sequential scan of {scanned} in\n{statement}\n{json.dumps(plan, indent=1)[:3000]}"
