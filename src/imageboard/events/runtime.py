@@ -106,6 +106,7 @@ class EventsRuntime:
         self.dispatcher: WebhookDispatcher | None = None
         self._feeder: asyncio.Task[None] | None = None
         self.started = False
+        self._registered = False
 
     @property
     def runs_worker_groups(self) -> bool:
@@ -158,12 +159,16 @@ class EventsRuntime:
         await self.bus.start()
         if self.relay is not None:
             await self.relay.start()
-        if self.runs_worker_groups:
+        # An application may be started more than once (test clients run its lifespan per
+        # client); the handlers are registered the first time only.
+        first_start = not self._registered
+        self._registered = True
+        if self.runs_worker_groups and first_start:
             self._register_worker_groups()
         groups = self.events.group_filter if self.role == "worker" else None
         if self.hub is not None:
             await self.hub.start()
-            if self.events.redis_url or isinstance(self.bus, MemoryBus):
+            if (self.events.redis_url or isinstance(self.bus, MemoryBus)) and first_start:
                 # One member of the group shows each event; Redis (or this process) fans out.
                 self.registry.register(
                     LIVE_GROUP,

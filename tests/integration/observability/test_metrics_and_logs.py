@@ -49,20 +49,25 @@ async def test_unhandled_exceptions_are_counted_and_logged_with_the_request_id(o
 
 
 async def test_upload_bodies_are_measured(observed: Observed) -> None:
+    # Metrics live as long as the process: compare with what earlier tests left behind.
+    before = await observed.metrics()
+    count = value(before, "imageboard_http_request_body_bytes_count", method="POST", route="/{board}/post")
+    total = value(before, "imageboard_http_request_body_bytes_sum", method="POST", route="/{board}/post")
     response = await observed.client.post(
         "/b/post", data={"com": "x" * 1500, "sub": "y" * 60}, headers={"Accept": "application/json"}
     )
     assert response.status_code == 201
     samples = await observed.metrics()
-    assert value(samples, "imageboard_http_request_body_bytes_count", method="POST", route="/{board}/post") == 1
-    assert value(samples, "imageboard_http_request_body_bytes_sum", method="POST", route="/{board}/post") > 1500
+    assert value(samples, "imageboard_http_request_body_bytes_count", method="POST", route="/{board}/post") == count + 1
+    assert value(samples, "imageboard_http_request_body_bytes_sum", method="POST", route="/{board}/post") > total + 1500
 
 
 async def test_database_metrics_and_posts_per_board(observed: Observed) -> None:
+    posted = value(await observed.metrics(), "imageboard_board_posts_total", board="b")
     for text in ("one", "two", "three"):
         await observed.client.post("/b/post", data={"com": text}, headers={"Accept": "application/json"})
     samples = await observed.metrics()
-    assert value(samples, "imageboard_board_posts_total", board="b") == 3
+    assert value(samples, "imageboard_board_posts_total", board="b") == posted + 3
     assert value(samples, "imageboard_db_query_duration_seconds_count", engine="write", operation="INSERT") >= 3
     assert value(samples, "imageboard_db_query_duration_seconds_count", engine="read", operation="SELECT") >= 1
     assert value(samples, "imageboard_db_pool_capacity_connections", engine="write") >= 1
@@ -76,8 +81,14 @@ async def test_database_metrics_and_posts_per_board(observed: Observed) -> None:
 
 async def test_metrics_of_parts_that_do_not_record_yet_are_not_exposed(observed: Observed) -> None:
     text = (await observed.client.get("/metrics")).text
-    for name in ("imageboard_event_bus_lag_seconds", "imageboard_worker_jobs", "imageboard_sse_connections",
-                 "imageboard_cache_requests", "imageboard_upload_file_bytes", "imageboard_thumbnail_duration_seconds"):
+    for name in (
+        "imageboard_event_bus_lag_seconds",
+        "imageboard_worker_jobs",
+        "imageboard_sse_connections",
+        "imageboard_cache_requests",
+        "imageboard_upload_file_bytes",
+        "imageboard_thumbnail_duration_seconds",
+    ):
         assert name not in text
     # Their owner turns them on when it starts recording.
     metrics.enable(metrics.CACHE_REQUESTS)
@@ -138,8 +149,14 @@ def test_formatters() -> None:
     import logging
 
     record = logging.makeLogRecord(
-        {"name": "imageboard.test", "levelno": logging.WARNING, "levelname": "WARNING", "msg": "disk %s",
-         "args": ("low",), "fields": {"board": "b"}}
+        {
+            "name": "imageboard.test",
+            "levelno": logging.WARNING,
+            "levelname": "WARNING",
+            "msg": "disk %s",
+            "args": ("low",),
+            "fields": {"board": "b"},
+        }
     )
     with bound(job="prune"):
         json_line = JsonFormatter(environment="production").format(record)
