@@ -61,10 +61,16 @@ lint: install-dev
 messages: install-dev
 	$(BIN)/pybabel extract -F babel.cfg -o src/imageboard/locale/messages.pot src/imageboard
 
-## Benchmarks against running servers; figures go to bench/RESULTS.md.
-bench: install-dev
-	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx >/dev/null; }
-	$(BIN)/python bench/run.py
+## Benchmarks: `make bench` (about 10 min), `make bench BENCH_ARGS=--full`; see bench/RESULTS.md.
+BENCH_ARGS ?=
+bench: install
+	@if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx >/dev/null; \
+		else echo "make bench needs wrk and nginx (Debian: apt-get install wrk nginx)" >&2; exit 1; fi; \
+	fi
+	$(BIN)/pip install --quiet granian orjson py-spy
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

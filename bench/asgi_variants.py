@@ -25,5 +25,5 @@ def _orjson_bytes(document: Any) -> bytes:
 def orjson_application() -> FastAPI:
     if not hasattr(fourchan_routes, "json_bytes"):
         raise RuntimeError("imageboard.api.fourchan_routes no longer uses json_bytes: update bench/asgi_variants.py")
-    fourchan_routes.json_bytes = _orjson_bytes  # type: ignore[attr-defined]
+    fourchan_routes.json_bytes = _orjson_bytes
     return application()

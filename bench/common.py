@@ -24,8 +24,9 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -235,6 +236,51 @@ def http_get(url: str, headers: Mapping[str, str] | None = None, timeout: float 
         return Fetched(int(exc.code), {k.lower(): v for k, v in exc.headers.items()}, exc.read())
 
 
+def http_post_form(url: str, fields: Mapping[str, str], timeout: float = 60.0) -> Fetched:
+    """A form POST as a 4chan client sends it (answer as JSON)."""
+    if not url.startswith("http://127.0.0.1:"):
+        raise ValueError(f"the benchmarks only talk to loopback: {url}")
+    body = urllib.parse.urlencode(fields).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  (loopback http only)
+            return Fetched(int(response.status), dict(response.headers.items()), response.read())
+    except urllib.error.HTTPError as exc:
+        return Fetched(int(exc.code), dict(exc.headers.items()), exc.read())
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """Requests made one after the other by a single client: what one request costs."""
+
+    latencies_ms: tuple[float, ...]
+    errors: int
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.latencies_ms) if self.latencies_ms else float("nan")
+
+
+def probe(send: Callable[[], Fetched], *, count: int, cap_seconds: float) -> Probe:
+    """``count`` sequential requests (fewer if they take longer than ``cap_seconds`` in all)."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + cap_seconds
+    for _ in range(count):
+        started = time.perf_counter()
+        try:
+            fetched = send()
+            if fetched.status >= 400:
+                errors += 1
+        except OSError:
+            errors += 1
+        latencies.append((time.perf_counter() - started) * 1000)
+        if time.perf_counter() > deadline:
+            break
+    return Probe(tuple(latencies), errors)
+
+
 class Service:
     """A process we started: its own session (so its workers can be found and stopped with
     it), its output in a log file, stopped by its id."""
@@ -292,6 +338,20 @@ class Service:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self._log_file.close()
+
+
+def settle(services: Iterable[Service], path: str = "/", *, fast: float = 0.25, timeout: float = 90.0) -> None:
+    """Wait until each server answers ``path`` quickly again: requests a load left queued
+    (wrk stops, the server still works through what it accepted) must not eat into the next
+    measurement."""
+    for service in services:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            with contextlib.suppress(OSError):
+                http_get(service.base + path, timeout=timeout)
+            if time.monotonic() - started < fast:
+                break
 
 
 class Services:

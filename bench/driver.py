@@ -177,7 +177,7 @@ def _sqlite_op(args: argparse.Namespace, conn: sqlite3.Connection, rng: random.R
 
 
 def _pg_worker(args: argparse.Namespace, seed: int, barrier: Barrier, out: Connection) -> None:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     async def run() -> list[float]:
         dsn = args.url.replace("postgresql+asyncpg://", "postgresql://", 1)

@@ -7,6 +7,8 @@ thread (the newest bump) — and differ only by archived threads bulk-loaded beh
 HTML and quotes). Both servers run side by side and the rounds interleave them, so the
 ratio large/small is measured under the same noise. Pages are read with the page cache off
 (the cost of building them); the cached thread page is there to show the version lookup.
+Each measure is the time of one request made by a single client, so a slow page shows as
+slow instead of as a queue.
 
     python bench/growth.py [--growth-posts 1000000]
 """
@@ -15,12 +17,28 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import bulk
 import dataset
-from common import BENCH, Load, Run, Section, Service, http_get, log, md_table, ratios, run_wrk, start_app, summarize
+from common import (
+    Fetched,
+    Probe,
+    Run,
+    Section,
+    Service,
+    http_get,
+    http_post_form,
+    log,
+    md_table,
+    probe,
+    ratios,
+    start_app,
+    summarize,
+)
 
 SMALL = 10_000
 LIVE_THREADS = 149
@@ -72,7 +90,12 @@ def grow(run: Run, small: dataset.Site, total: int) -> tuple[dataset.Site, float
 @dataclass(slots=True)
 class Case:
     label: str
-    loads: dict[str, list[Load]] = field(default_factory=lambda: {"small": [], "big": []})
+    probes: dict[str, list[Probe]] = field(default_factory=lambda: {"small": [], "big": []})
+
+
+PAGE_PROBES = 6  # sequential requests per page, size and round
+POST_PROBES = 10
+PROBE_CAP = 30.0  # seconds: a page slower than this is probed fewer times
 
 
 def run_engine(run: Run, engine: str, comments: str) -> tuple[list[list[str]], dict[str, object], str]:
@@ -85,52 +108,63 @@ def run_engine(run: Run, engine: str, comments: str) -> tuple[list[list[str]], d
     for size, site in (("small", small), ("big", big)):
         servers[size] = {
             "off": start_app(
-                run.services, f"growth-{size}-{engine}", site.config(page_cache="off", workers=run.workers), run.run_dir
+                run.services, f"growth-{size}-{engine}", site.config(page_cache="off", workers=1), run.run_dir
             ),
-            "on": start_app(
-                run.services, f"growth-{size}-{engine}-cached", site.config(workers=run.workers), run.run_dir
-            ),
+            "on": start_app(run.services, f"growth-{size}-{engine}-cached", site.config(workers=1), run.run_dir),
         }
     thread = f"/b/thread/{small.thread_no}"
-    live = ",".join(str(no) for _id, no in small.threads)
-    short = run.wrk(short=True)
-    writes = run.wrk(short=True, connections=8)
-    cases = {
-        "thread page, 300 replies (page cache off)": lambda s: run_wrk(s["off"].base + thread, short),
-        "thread page, 300 replies (page cache on)": lambda s: run_wrk(s["on"].base + thread, short),
-        "catalog (page cache off)": lambda s: run_wrk(s["off"].base + "/b/catalog", short),
-        "4chan thread JSON": lambda s: run_wrk(s["off"].base + thread + ".json", short),
-        "post creation, replies/s over the live threads": lambda s: run_wrk(
-            s["off"].base, writes, script=BENCH / "post.lua", script_args=["b", live, comments]
+    texts = [line for line in Path(comments).read_text().splitlines() if line]
+    live = [no for _id, no in small.threads]
+    counter = iter(range(10**9))
+
+    def reply(base: str) -> Fetched:
+        n = next(counter)
+        return http_post_form(
+            base + "/b/post", {"resto": str(live[n % len(live)]), "com": f"{texts[n % len(texts)]} #{n}"}
+        )
+
+    measures: dict[str, Callable[[dict[str, Service]], Probe]] = {
+        "thread page, 300 replies (page cache off)": lambda s: probe(
+            lambda: http_get(s["off"].base + thread), count=PAGE_PROBES, cap_seconds=PROBE_CAP
+        ),
+        "thread page, 300 replies (page cache on)": lambda s: probe(
+            lambda: http_get(s["on"].base + thread), count=PAGE_PROBES, cap_seconds=PROBE_CAP
+        ),
+        "catalog (page cache off)": lambda s: probe(
+            lambda: http_get(s["off"].base + "/b/catalog"), count=PAGE_PROBES, cap_seconds=PROBE_CAP
+        ),
+        "4chan thread JSON": lambda s: probe(
+            lambda: http_get(s["off"].base + thread + ".json"), count=PAGE_PROBES, cap_seconds=PROBE_CAP
+        ),
+        "post creation (a reply to a live thread)": lambda s: probe(
+            lambda: reply(s["off"].base), count=POST_PROBES, cap_seconds=PROBE_CAP
         ),
     }
-    results = {label: Case(label) for label in cases}
-    for size in servers:  # every worker renders (and caches) before the loads
+    for size in servers:  # warm up: every page once, the cached one into the cache
         for path in (thread, thread + ".json", "/b/catalog"):
-            for _ in range(2 * run.workers):
-                http_get(servers[size]["on"].base + path)
+            http_get(servers[size]["off"].base + path)
+        http_get(servers[size]["on"].base + thread)
+    results = {label: Case(label) for label in measures}
     for round_no in range(run.rounds):
         log(f"growth ({engine}): round {round_no + 1}/{run.rounds}")
-        for label, measure in cases.items():
+        for label, measure in measures.items():
             for size in ("small", "big"):
-                results[label].loads[size].append(measure(servers[size]))
+                results[label].probes[size].append(measure(servers[size]))
     for size in servers:
         for service in servers[size].values():
             run.services.stop(service)
     rows = []
     for label, case in results.items():
-        small_rps = [x.rps for x in case.loads["small"]]
-        big_rps = [x.rps for x in case.loads["big"]]
+        small_ms = [p.median_ms for p in case.probes["small"]]
+        big_ms = [p.median_ms for p in case.probes["big"]]
         rows.append(
             [
                 engine,
                 label,
-                summarize(small_rps).fmt(0),
-                summarize([x.p99_ms for x in case.loads["small"]]).fmt(1),
-                summarize(big_rps).fmt(0),
-                summarize([x.p99_ms for x in case.loads["big"]]).fmt(1),
-                summarize(ratios(big_rps, small_rps)).pct(),
-                str(sum(x.errors for x in case.loads["small"] + case.loads["big"])),
+                summarize(small_ms).fmt(1),
+                summarize(big_ms).fmt(1),
+                summarize(ratios(big_ms, small_ms)).fmt(2, " ×"),
+                str(sum(p.errors for p in case.probes["small"] + case.probes["big"])),
             ]
         )
     data: dict[str, object] = {
@@ -139,7 +173,7 @@ def run_engine(run: Run, engine: str, comments: str) -> tuple[list[list[str]], d
         "bulk_seconds": load_seconds,
         "bulk_posts": loaded,
         "cases": {
-            label: {size: [x.to_dict() for x in loads] for size, loads in case.loads.items()}
+            label: {size: [list(p.latencies_ms) for p in probes] for size, probes in case.probes.items()}
             for label, case in results.items()
         },
     }
@@ -163,15 +197,15 @@ def benchmark(run: Run) -> list[Section]:
         section.notes.append(note)
     big = f"{run.growth_posts / 1_000_000:g}M" if run.growth_posts >= 1_000_000 else f"{run.growth_posts // 1000}k"
     section.tables.append(
-        md_table(
-            ["database", "measure", "req/s at 10k", "p99 ms", f"req/s at {big}", "p99 ms", f"{big} / 10k", "errors"],
-            rows,
-        )
+        md_table(["database", "measure", "ms per request at 10k", f"ms at {big}", f"{big} / 10k", "errors"], rows)
     )
     section.notes += [
-        f"Default runs stop at {run.growth_posts:,} posts; `--full` grows to 1,000,000 (and adds PostgreSQL).",
-        f"{run.workers} server worker(s) per site, `IMAGEBOARD_ANTISPAM=off`; wrk {run.connections} connections for "
-        f"reads, 8 for posting, {run.short_duration:g} s per load, {run.rounds} rounds interleaving the two sizes.",
+        "Time per request of a single client making requests one after the other (no queueing: the cost of one "
+        f"request), {PAGE_PROBES} per page ({POST_PROBES} posts) per size and round, fewer when they take over "
+        f"{PROBE_CAP:g} s; median (min–max) of the {run.rounds} rounds' medians, rounds interleaving the sizes.",
+        f"This run grew to {run.growth_posts:,} posts{' on SQLite and PostgreSQL' if run.full else ' on SQLite'}; "
+        "`make bench` grows to 100,000 on SQLite, `--full` to 1,000,000 on both. One server process per site and "
+        "cache setting, `IMAGEBOARD_ANTISPAM=off`.",
     ]
     return [section]
 

@@ -16,6 +16,7 @@ Every load runs with ``IMAGEBOARD_ANTISPAM=off``.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -32,6 +33,7 @@ from common import (
     ratios,
     run_driver,
     run_wrk,
+    settle,
     shipped_nginx_available,
     start_app,
     start_shipped_nginx,
@@ -41,6 +43,9 @@ from common import (
 
 # DB work the server can have in flight per worker process (its pool: IMAGEBOARD_DATABASE_POOL_SIZE).
 SERVER_POOL = 8
+# A document slower than this (seconds, one request) is loaded with one connection per server
+# worker instead of the run's connections: 32 queued requests of 1 s only measure the queue.
+SLOW = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,7 @@ class Case:
     where: str
     url: str
     short: bool
+    connections: int | None = None  # fewer than the run's for documents too slow to queue 32 of
     loads: list[Load] = field(default_factory=list)
 
 
@@ -165,7 +171,10 @@ def run_reads(run: Run, site: dataset.Site) -> Section:
     cache_status: dict[tuple[str, str, str], str] = {}
     for case in cases:
         for _ in range(2 * run.workers):  # every worker renders (and caches) before the loads
+            started = time.monotonic()
             http_get(case.url)
+            if time.monotonic() - started > SLOW:
+                case.connections = run.workers
         if case.where.startswith("edge"):
             cache_status[(case.page, case.fmt, case.where)] = http_get(case.url).headers.get("x-cache-status", "-")
 
@@ -175,7 +184,8 @@ def run_reads(run: Run, site: dataset.Site) -> Section:
         for round_no in range(run.rounds):
             log(f"reads: round {round_no + 1}/{run.rounds} ({len(cases) + 1} loads)")
             for case in cases:
-                case.loads.append(run_wrk(case.url, run.wrk(short=case.short)))
+                case.loads.append(run_wrk(case.url, run.wrk(short=case.short, connections=case.connections)))
+                settle(app.values())
             driver_loads.append(driver())
 
     return _report(run, site, cases, driver_loads, sizes, cache_status, (peak_cached.peak, peak_uncached.peak))
@@ -245,9 +255,10 @@ def _report(
     rows = []
     for page in pages(site):
         for fmt in ("html", "json"):
-            static = by_key.get((page.key, fmt, "static"))
-            if static is None:
+            baseline = by_key.get((page.key, fmt, "static"))
+            if baseline is None:
                 continue
+            static = baseline
             row = [
                 f"{page.label} ({fmt}, {sizes[(page.key, fmt)] / 1024:.0f} KiB)",
                 summarize([x.rps for x in static.loads]).fmt(0),
@@ -284,6 +295,11 @@ def _report(
         f"thread ({run.short_duration:g} s for the other pages), {run.rounds} rounds interleaved; ratios are "
         "taken round by round against the baseline of the same round. No Accept-Encoding (no gzip anywhere).",
         f"Peak memory of the servers under these loads: page cache on {_mem(cached_peak)}; off {_mem(uncached_peak)}.",
+        "Between loads the harness waits until the servers answer quickly again (what wrk left queued is not "
+        "counted against the next load). Documents slower than "
+        f"{SLOW * 1000:.0f} ms a request are loaded with {run.workers} connections (one per worker): "
+        + (", ".join(sorted({f"{c.page}.{c.fmt} ({c.where})" for c in cases if c.connections})) or "none")
+        + ".",
     ]
     section.data["cases"] = {f"{c.page}/{c.fmt}/{c.where}": [x.to_dict() for x in c.loads] for c in cases} | {
         "thread/driver-select": [x.to_dict() for x in driver_loads]

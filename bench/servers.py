@@ -15,6 +15,7 @@ Same application (``imageboard.asgi:application``), same worker count, same read
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import statistics
 import time
@@ -22,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dataset
-import orjson
 from common import (
     BENCH,
     BIN,
@@ -35,6 +35,7 @@ from common import (
     md_table,
     ratios,
     run_wrk,
+    settle,
     start_app,
     start_static_nginx,
     summarize,
@@ -95,6 +96,8 @@ def _encoders_in_process(site: dataset.Site) -> list[list[str]]:
             await db.dispose()
 
     doc = asyncio.run(document())
+    import orjson
+
     rows = []
     stdlib = json_bytes(doc)
     fast = orjson.dumps(doc)
@@ -111,7 +114,27 @@ def _encoders_in_process(site: dataset.Site) -> list[list[str]]:
     return rows
 
 
+def missing() -> list[str]:
+    """What the comparison needs beyond the site's own dependencies."""
+    needed = []
+    if not (BIN / "granian").exists():
+        needed.append("granian")
+    if importlib.util.find_spec("orjson") is None:
+        needed.append("orjson")
+    return needed
+
+
 def benchmark(run: Run) -> list[Section]:
+    absent = missing()
+    if absent:
+        log(f"servers: skipped, not installed: {', '.join(absent)} (.venv/bin/pip install {' '.join(absent)})")
+        return [
+            Section(
+                title="Servers and JSON encoders",
+                command=run.command,
+                notes=[f"Skipped: {', '.join(absent)} not installed in the venv (`make bench` installs them)."],
+            )
+        ]
     site = dataset.shared_read_site(run)
     thread = f"/b/thread/{site.thread_no}"
     servers: dict[str, Service] = {}
@@ -135,6 +158,7 @@ def benchmark(run: Run) -> list[Section]:
         log(f"servers: round {round_no + 1}/{run.rounds}")
         for case in [baseline, *pages, *documents]:
             case.loads.append(run_wrk(case.url, run.wrk()))
+            settle(servers.values())
 
     shipped = pages[0]
     rows = []

@@ -30,6 +30,7 @@ from common import (
     ratios,
     run_driver,
     run_wrk,
+    settle,
     start_app,
     summarize,
 )
@@ -80,6 +81,7 @@ def run_engine(run: Run, engine: str, comments: str) -> tuple[list[list[str]], d
     site = dataset.write_site(run.run_dir, engine)
     run.sites[f"writes-{engine}"] = site
     app = start_app(run.services, f"writes-app-{engine}", site.config(workers=run.workers), run.run_dir)
+    servers = [app]
     options = run.wrk(connections=WRITE_CONNECTIONS)
     one_no, one_id = [site.thread_no], [site.thread_id]
     all_nos = [no for _id, no in site.threads]
@@ -103,6 +105,7 @@ def run_engine(run: Run, engine: str, comments: str) -> tuple[list[list[str]], d
         # SQLite has one writer at a time: the site's processes queue on the file lock. The
         # one-process server (what `make run` starts) shows what that queueing costs.
         single = start_app(run.services, "writes-app-sqlite-1", site.config(workers=1), run.run_dir)
+        servers.append(single)
         app_single = Case(
             "site, 1 worker: replies spread over 100 threads",
             lambda: _wrk_writes(single.base, options, site, all_nos, comments),
@@ -114,6 +117,7 @@ def run_engine(run: Run, engine: str, comments: str) -> tuple[list[list[str]], d
             log(f"writes ({engine}): round {round_no + 1}/{run.rounds}")
             for case in cases:
                 case.loads.append(case.run())  # type: ignore[operator]
+                settle(servers)
     run.services.close()
     rows = []
     for case, baseline in pairs:
@@ -154,9 +158,11 @@ def benchmark(run: Run) -> list[Section]:
         memories.append(memory)
         section.data[engine] = data
         for key, label in (("ratio_one", "one thread"), ("ratio_spread", "spread")):
+            ratio = data[key]
+            assert isinstance(ratio, float)
             section.notes.append(
-                f"{engine}, {label}: site at **{float(data[key]) * 100:.0f} %** of the raw driver (target ≥ 30 %)."
-            )  # type: ignore[arg-type]
+                f"{engine}, {label}: site at **{ratio * 100:.0f} %** of the raw driver (target ≥ 30 %)."
+            )
     section.tables.append(
         md_table(["database", "writer", "replies/s median (min–max)", "p50 ms", "p99 ms", "errors", "ratio"], rows)
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -44,6 +45,9 @@ from imageboard.moderation import ModerationService
 from imageboard.moderation.routes import capcode_for, install_moderation
 from imageboard.observability import install_observability
 from imageboard.posting import PostingService
+from imageboard.search import SearchService
+from imageboard.search import tasks as search_tasks
+from imageboard.search.routes import build_search_router
 from imageboard.web.pages import PageRenderer, SiteInfo
 from imageboard.web.routes import LANGUAGE_COOKIE, build_router
 from imageboard.web.templating import make_environment
@@ -108,6 +112,13 @@ def create_app(
     # Moderation: bans, warnings, word filters and the approval queue screen every new post.
     moderation = ModerationService(db, boards, accounts, clock=clock)
     boards.screen = moderation.screen
+    # Search: a new post is indexed in its posting transaction (inline), or by the search
+    # worker group from its post.created event (worker; the all role runs that group itself).
+    search = SearchService(db, clock=clock)
+    if settings.search_indexing == "inline":
+        boards.indexer = search.index_post
+    elif runtime.runs_worker_groups:
+        search_tasks.register(runtime.registry, runtime)
     antispam = build_antispam(config_from_settings(settings), secret=settings.secret)
     posting = PostingService(boards, antispam=antispam, media=media, limits=site_media_limits(settings))
     env = make_environment()
@@ -168,6 +179,7 @@ def create_app(
     app.state.antispam = antispam
     app.state.media = media
     app.state.posting = posting
+    app.state.search = search
     app.state.events = runtime
     app.state.pages = pages
 
@@ -195,6 +207,7 @@ def create_app(
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(ClientDisconnect, client_gone)
 
     # Fixed paths first: the board routes' "/{board}" would take any of them.
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -209,9 +222,10 @@ def create_app(
         )
     )
     app.include_router(build_swagger_router())
-    app.router.routes.append(build_api_v1_mount(boards, posting=posting))
+    app.router.routes.append(build_api_v1_mount(boards, posting=posting, search=search))
     app.include_router(build_accounts_router(accounts, pages, secret=settings.secret))
     install_moderation(app, moderation, pages)
+    app.include_router(build_search_router(search, pages))
     app.include_router(
         build_router(
             boards,
@@ -234,6 +248,12 @@ def create_app(
     # Last: its request middleware wraps all of the above; its routes go first in the table.
     observability = install_observability(app, settings, database=db, boards=boards)
     return app
+
+
+async def client_gone(_request: Request, _exc: Exception) -> Response:
+    """The client hung up before its request body arrived (an abandoned upload): nobody will
+    read an answer, and it is not the server's error. 499 is nginx's name for it."""
+    return Response(status_code=499)
 
 
 def make_media_storage(settings: Settings) -> BlobStorage:

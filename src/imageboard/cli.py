@@ -17,6 +17,7 @@ from imageboard.boards import BoardSpec, BoardsService
 from imageboard.config import Settings, load_settings
 from imageboard.core.db import Database
 from imageboard.core.errors import DomainError
+from imageboard.media.cli import register as register_media_commands
 from imageboard.ops.cli import register as register_ops_commands
 
 app = typer.Typer(
@@ -207,9 +208,7 @@ def demo(
 @app.command("create-user")
 def create_user(
     username: Annotated[str, typer.Argument(help="3-32 lowercase letters, digits or underscores.")],
-    role: Annotated[
-        str | None, typer.Option(help="Site role: admin, global_moderator or global_janitor.")
-    ] = None,
+    role: Annotated[str | None, typer.Option(help="Site role: admin, global_moderator or global_janitor.")] = None,
 ) -> None:
     """Create a staff account. The password is read from standard input, or generated and
     printed when standard input is a terminal or empty."""
@@ -253,7 +252,29 @@ def prune() -> None:
     typer.echo(f"removed {removed} archived threads")
 
 
+@app.command("purge-ips")
+def purge_ips(
+    days: Annotated[
+        int | None, typer.Option(min=0, help="Keep addresses this many days (default: each board's setting).")
+    ] = None,
+) -> None:
+    """Forget posters' and reporters' IP addresses past their retention period."""
+    from imageboard.moderation.tasks import purge_old_ips
+
+    settings = _settings()
+
+    async def work() -> str:
+        db = Database(settings.effective_database_url)
+        try:
+            return str(await purge_old_ips(db, days))
+        finally:
+            await db.dispose()
+
+    typer.echo(f"purged: {asyncio.run(work())}")
+
+
 register_ops_commands(app)
+register_media_commands(app)
 
 
 def main() -> None:

@@ -126,6 +126,13 @@ class Settings(BaseSettings):
     )
     page_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0, description="In-process page cache size.")
 
+    # Search (imageboard.search).
+    search_indexing: Literal["inline", "worker"] = Field(
+        default="inline",
+        description="'inline': new posts are indexed in their posting transaction; 'worker': by the search "
+        "worker group from post.created events (register imageboard.search.tasks:register).",
+    )
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

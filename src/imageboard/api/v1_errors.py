@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
 from imageboard.api.v1_schemas import ErrorResponse
@@ -80,6 +81,10 @@ def install_error_handlers(api: FastAPI, *, field_names: dict[str, str] | None =
         message = f"Invalid value for '{field}': {reason}." if field else f"Invalid request: {reason}."
         return error_json(400, "invalid", message, field)
 
+    async def client_gone(_request: Request, _exc: Exception) -> Response:
+        # The client hung up mid-request: nobody reads this, and it is no server error.
+        return Response(status_code=499)
+
     async def server_error(_request: Request, exc: Exception) -> Response:
         log.error("unhandled error in the API", exc_info=exc)
         return error_json(500, "internal", "Something went wrong on our side; try again later.", None)
@@ -87,6 +92,7 @@ def install_error_handlers(api: FastAPI, *, field_names: dict[str, str] | None =
     api.add_exception_handler(DomainError, domain_error)
     api.add_exception_handler(StarletteHTTPException, http_error)
     api.add_exception_handler(RequestValidationError, validation_error)
+    api.add_exception_handler(ClientDisconnect, client_gone)
     api.add_exception_handler(Exception, server_error)
 
 

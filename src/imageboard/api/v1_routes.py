@@ -25,6 +25,7 @@ from imageboard.core.errors import InvalidInput
 from imageboard.core.http import client_ip
 from imageboard.media.uploads import chosen_files
 from imageboard.posting import PostingService, Submission
+from imageboard.search import MAX_QUERY_LENGTH, SearchPage, SearchService, search_page_out
 
 API_VERSION = "1.0.0"
 PREFIX = "/api/v1"
@@ -53,6 +54,7 @@ TAGS = [
     {"name": "boards", "description": "Boards and their settings."},
     {"name": "threads", "description": "Catalog, archive, threads and the overboard."},
     {"name": "posts", "description": "Reading, posting and deleting posts."},
+    {"name": "search", "description": "Full-text search of post subjects and comments."},
 ]
 
 BoardUri = Annotated[str, Path(pattern=BOARD_URI.pattern, description="Board URI, e.g. `b`.", examples=["b"])]
@@ -102,9 +104,12 @@ def _no_nul(**fields: str) -> None:
 
 
 
-def build_api_v1(boards: BoardsService, *, posting: PostingService | None = None) -> FastAPI:
+def build_api_v1(
+    boards: BoardsService, *, posting: PostingService | None = None, search: SearchService | None = None
+) -> FastAPI:
     """The v1 API. Posts go through ``posting`` (anti-spam, files, moderation) like the post
-    form's; without it (tests of the read side) posts are text-only and unchecked."""
+    form's; without it (tests of the read side) posts are text-only and unchecked. Without
+    ``search`` there is no ``/search``."""
     api = FastAPI(
         title="Imageboard API",
         version=API_VERSION,
@@ -321,17 +326,50 @@ def build_api_v1(boards: BoardsService, *, posting: PostingService | None = None
         thread_deleted = await boards.delete_own_post(board, no, body.password, file_only=body.file_only)
         return out.PostDeleted(board=board, no=no, thread_deleted=thread_deleted)
 
+    if search is not None:
+        _add_search(api, boards, search)
+
     return api
 
 
-def build_api_v1_mount(boards: BoardsService, *, posting: PostingService | None = None) -> Mount:
+def _add_search(api: FastAPI, boards: BoardsService, search: SearchService) -> None:
+    """``GET /search`` (the search context's endpoint in this API)."""
+
+    @api.get("/search", tags=["search"], response_model=SearchPage, responses=READ_RESPONSES)
+    async def search_posts(
+        request: Request,
+        q: Annotated[
+            str,
+            Query(
+                description=f"Words to find (at most {MAX_QUERY_LENGTH} characters). Every word must appear; "
+                '`"a phrase"` finds the words in order, `word*` words starting so (3 characters at least), '
+                "`-word` leaves out posts with the word. Anything else is plain text.",
+                examples=["rust async"],
+            ),
+        ],
+        board: Annotated[
+            str | None, Query(pattern=BOARD_URI.pattern, description="Search one board; every board when absent.")
+        ] = None,
+        cursor: Cursor = None,
+        limit: Annotated[int, Query(ge=1, description="Items per page; more than 100 counts as 100.")] = 20,
+    ) -> Response:
+        """Posts whose subject or comment match, newest first, on one board or all of them.
+        Posts held for approval and deleted posts are never found; archived threads are."""
+        results = await search.search(q, board=board, cursor=cursor, limit=cursors.clamp_limit(limit))
+        modified = await boards.version(board) or EPOCH
+        return _answer(request, search_page_out(results, api_prefix=PREFIX), modified)
+
+
+def build_api_v1_mount(
+    boards: BoardsService, *, posting: PostingService | None = None, search: SearchService | None = None
+) -> Mount:
     """The v1 sub-application as a route at ``/api/v1``, for ``app.router.routes``.
 
     Like ``app.mount("/api/v1", build_api_v1(boards))``, except that the mount also matches
     paths holding a (percent-encoded) newline: Starlette's own mount pattern stops at one, so
     such a request would fall through to the site's HTML 404 page instead of this API's JSON.
     """
-    mount = Mount(PREFIX, app=build_api_v1(boards, posting=posting), name="api_v1")
+    mount = Mount(PREFIX, app=build_api_v1(boards, posting=posting, search=search), name="api_v1")
     mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)
     return mount
 

@@ -24,6 +24,8 @@ RESERVED_URIS = frozenset(
     {"all", "sfw", "api", "static", "media", "help", "settings", "dev", "healthz", "readyz", "metrics", "boards"}
     # Moderation and accounts pages.
     | {"staff", "banned", "login", "logout", "account"}
+    # The search page.
+    | {"search"}
 )
 
 CatalogSort = Literal["bump", "created", "replies"]

@@ -84,6 +84,9 @@ class BoardsService:
         # Moderation's check of every new post, set by the composition root: bans, warnings,
         # word filters (which may rewrite the text) and whether to hold it for approval.
         self.screen: Callable[[NewPost], Awaitable[tuple[NewPost, bool]]] | None = None
+        # Search: indexes a new post (by its id) inside the posting transaction, set by the
+        # composition root when IMAGEBOARD_SEARCH_INDEXING=inline (else a worker does it).
+        self.indexer: Callable[[WriteSession, int], Awaitable[None]] | None = None
 
     # --- boards -----------------------------------------------------------------------
 
@@ -130,6 +133,8 @@ class BoardsService:
             number = await repo.take_post_number(session, board.id)
             thread = await self._thread_for(session, board, new, number, now)
             post = await self._write_post(session, board, thread, new, number, now, sage="sage" in options)
+            if self.indexer is not None:  # search: searchable from the moment it commits
+                await self.indexer(session, post.id)
             if held:  # moderation: invisible (no bump, no count) until staff approve it
                 post.held = True
                 thread.held = thread.held or post.is_op

@@ -10,6 +10,7 @@ publishing), so nothing is announced for a transaction that rolled back.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -17,8 +18,12 @@ from typing import Any
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+
+from imageboard.core.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -123,9 +128,14 @@ class Database:
 
     @asynccontextmanager
     async def writer(self) -> AsyncIterator[WriteSession]:
-        """A unit of work: commits when the block ends without error, rolls back otherwise."""
-        async with self._writes() as session, session.begin():
-            yield session
+        """A unit of work: commits when the block ends without error, rolls back otherwise.
+        Losing the database on the way raises :class:`ServiceUnavailable` (503)."""
+        try:
+            async with self._writes() as session, session.begin():
+                yield session
+        except Exception as exc:
+            _raise_if_unreachable(exc, writing=True)
+            raise
         for callback in session.info.pop("after_commit", []):
             try:
                 await callback()
@@ -137,11 +147,49 @@ class Database:
         """A read-only session: on a replica when one is configured, unless this request's
         client has just written (``read_from_primary``)."""
         factory = self._primary_reads if read_from_primary.get() else self._reads
-        async with factory() as session, session.begin():
-            yield session
+        try:
+            async with factory() as session, session.begin():
+                yield session
+        except Exception as exc:
+            _raise_if_unreachable(exc, writing=False)
+            raise
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()
         await self.read_engine.dispose()
         if self.primary_read_engine is not self.read_engine:
             await self.primary_read_engine.dispose()
+
+
+# SQLSTATE classes and codes that mean "the server is not there", not "the query is wrong":
+# 08 connection exceptions, 57P01-57P03 shutdown / crash / starting up.
+_UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+# asyncpg's errors for a connection that went away; they carry no SQLSTATE.
+_UNREACHABLE_NAMES = frozenset({"ConnectionDoesNotExistError", "ConnectionFailureError"})
+UNAVAILABLE_MESSAGE = "The database cannot be reached right now{saved}. Try again in a few seconds."
+
+
+def _unreachable(exc: BaseException | None) -> bool:
+    """Whether an error means the database server is away (down, restarting, unreachable)."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, ConnectionError | socket.gaierror | PoolTimeout):
+            return True
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return True
+        state = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+        if isinstance(state, str) and state.startswith(_UNREACHABLE_SQLSTATES):
+            return True
+        if type(exc).__name__ in _UNREACHABLE_NAMES:
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__
+        seen += 1
+    return False
+
+
+def _raise_if_unreachable(exc: Exception, *, writing: bool) -> None:
+    """Turn "the database is away" into a 503 the person can act on (wait and retry)."""
+    if _unreachable(exc):
+        log.warning("database unreachable: %s", type(getattr(exc, "orig", None) or exc).__name__)
+        message = UNAVAILABLE_MESSAGE.format(saved=", so nothing was saved" if writing else "")
+        raise ServiceUnavailable(message, code="database_unavailable") from exc

@@ -53,3 +53,24 @@ class TooManyRequests(DomainError):
     def __init__(self, message: str, *, retry_after: int, field: str | None = None, code: str | None = None) -> None:
         super().__init__(message, field=field, code=code)
         self.retry_after = retry_after
+
+
+class ServiceUnavailable(DomainError):
+    """503: something the request needs (the database, the media storage) is away for now;
+    the same request will work again once it is back."""
+
+    status = 503
+    code = "unavailable"
+
+    def __init__(
+        self, message: str, *, retry_after: int = 5, field: str | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message, field=field, code=code)
+        self.retry_after = retry_after
+
+
+class InsufficientStorage(DomainError):
+    """507: the server has no room left to store an upload; nothing was saved."""
+
+    status = 507
+    code = "storage_full"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import itertools
 import logging
 import secrets
@@ -26,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from imageboard.core.clock import utcnow
 from imageboard.core.db import Database, ReadSession, WriteSession
-from imageboard.core.errors import DomainError
+from imageboard.core.errors import DomainError, InsufficientStorage
 from imageboard.media import repository as repo
 from imageboard.media.models import Attachment, MediaBlob
 from imageboard.media.schemas import FileView, MediaKind
@@ -66,6 +67,14 @@ def _default_thumbnailer(original: Path, kind: str, box: int, workdir: Path) -> 
     from imageboard.media.processing import make_thumbnail
 
     return make_thumbnail(original, kind, box, workdir)
+
+
+def storage_full() -> InsufficientStorage:
+    return InsufficientStorage(
+        "The server has no room left to store files, so your post was not saved. "
+        "Try again later, or post without a file.",
+        field="upfile",
+    )
 
 
 # --- read models ------------------------------------------------------------------------
@@ -192,7 +201,13 @@ class MediaService:
         time, so the garbage collector's grace period protects it until our post commits."""
         if await self.storage.touch(key):
             return
-        await self.storage.put_file(key, path, content_type)
+        try:
+            await self.storage.put_file(key, path, content_type)
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                log.error("media storage is full: cannot store %s", key)
+                raise storage_full() from None
+            raise
 
     # --- posting (inside the caller's transaction) -------------------------------------
 
@@ -364,10 +379,23 @@ class MediaService:
                     batch = []
             if batch:
                 removed.extend(await self._collect(batch, cutoff))
+        # Half-written objects of a process killed while storing (local disk only).
+        sweep = getattr(self.storage, "remove_stale_temporaries", None)
+        if sweep is not None:
+            removed.extend(await sweep(cutoff))
         await self._collect_rows(cutoff)
         if removed:
             log.info("media gc removed %d objects", len(removed))
         return removed
+
+    async def sweep_scratch(self, *, grace: timedelta) -> list[str]:
+        """Remove what uploads cut short by a crash left in the work directory (spooled
+        uploads, processing scratch) once nothing in it changed for ``grace``. Returns the
+        names removed. A running upload keeps touching its files, so only dead ones go."""
+        if grace < timedelta(0):
+            raise ValueError("the grace period cannot be negative")
+        cutoff = (self.clock() - grace).timestamp()
+        return await asyncio.to_thread(_sweep_directory, self.workdir, cutoff)
 
     async def _collect(self, batch: list[tuple[str, ParsedKey]], cutoff: datetime) -> list[str]:
         originals = [p.sha256 for _, p in batch if p.box is None]
@@ -476,6 +504,33 @@ def _blob_values(file: IngestedFile, now: datetime) -> dict[str, Any]:
 
 def _blob_of(file: IngestedFile, now: datetime) -> MediaBlob:
     return MediaBlob(**_blob_values(file, now))
+
+
+def _newest_change(entry: Path) -> float:
+    newest = entry.lstat().st_mtime
+    if entry.is_dir() and not entry.is_symlink():
+        for inner in entry.rglob("*"):
+            with contextlib.suppress(FileNotFoundError):
+                newest = max(newest, inner.lstat().st_mtime)
+    return newest
+
+
+def _sweep_directory(directory: Path, cutoff: float) -> list[str]:
+    if not directory.is_dir():
+        return []
+    removed: list[str] = []
+    for entry in sorted(directory.iterdir()):
+        try:
+            if _newest_change(entry) >= cutoff:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        except FileNotFoundError:
+            continue
+        removed.append(entry.name)
+    return removed
 
 
 def _remove_scratch(scratch: Path, upload: Path, processed: ProcessedFile | None) -> None:

@@ -190,3 +190,29 @@ class LocalStorage:
 
     def public_url(self, key: str) -> str | None:
         return None
+
+    # --- after a crash --------------------------------------------------------------------
+
+    async def remove_stale_temporaries(self, older_than: datetime) -> list[str]:
+        """Delete half-written files (``.tmp-*``) that a process killed in the middle of
+        :meth:`put_file` left behind, once older than ``older_than``; listings never show
+        them, so the garbage collector asks for this. Returns their paths under the root."""
+        cutoff = older_than.timestamp()
+
+        def run() -> list[str]:
+            removed: list[str] = []
+            for directory, _subdirs, files in os.walk(self.root):
+                for name in files:
+                    if not name.startswith(TEMP_PREFIX):
+                        continue
+                    path = Path(directory) / name
+                    try:
+                        if path.stat().st_mtime >= cutoff:
+                            continue
+                        path.unlink()
+                    except FileNotFoundError:
+                        continue
+                    removed.append(path.relative_to(self.root).as_posix())
+            return removed
+
+        return await asyncio.to_thread(run)

@@ -16,11 +16,13 @@ DEFAULT_INTERVAL = timedelta(hours=1)
 
 
 async def collect_garbage(media: MediaService, *, grace: timedelta = DEFAULT_GRACE) -> int:
-    """One pass of the collector; returns how many stored objects were removed."""
+    """One pass of the collector; returns how many stored objects (and scratch files of
+    uploads a crash cut short) were removed."""
     removed = await media.gc(grace=grace)
-    if removed:
-        log.info("media gc: removed %d unreferenced objects", len(removed))
-    return len(removed)
+    scratch = await media.sweep_scratch(grace=grace)
+    if removed or scratch:
+        log.info("media gc: removed %d unreferenced objects and %d scratch files", len(removed), len(scratch))
+    return len(removed) + len(scratch)
 
 
 async def run_garbage_collector(

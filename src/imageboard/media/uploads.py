@@ -4,6 +4,7 @@ then check, clean and store it. Shared by the post form and the JSON API."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import tempfile
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from starlette.datastructures import UploadFile
 
 from imageboard.core.errors import InvalidInput, TooLarge
 from imageboard.media.limits import MediaLimits
-from imageboard.media.service import IngestedFile, MediaService
+from imageboard.media.service import IngestedFile, MediaService, storage_full
 
 CHUNK = 256 * 1024
 MIB = 1024 * 1024
@@ -96,6 +97,11 @@ async def _spool(upload: UploadLike, workdir: Path, max_bytes: int) -> Path:
                         field="upfile",
                     )
                 await asyncio.to_thread(out.write, chunk)
+    except OSError as error:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise storage_full() from None
+        raise
     except BaseException:
         await asyncio.to_thread(path.unlink, missing_ok=True)
         raise

@@ -20,6 +20,7 @@ import imageboard.media.models
 import imageboard.moderation.models  # noqa: F401
 from imageboard.core.db import Base
 from imageboard.core.types import UTCDateTime
+from imageboard.search.models import autogenerate_includes
 
 config = context.config
 target_metadata = Base.metadata
@@ -38,6 +39,7 @@ def _run(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_item=_render_item,
+        include_name=autogenerate_includes,  # not the search index: made by hand per database
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copy
         compare_type=True,
     )

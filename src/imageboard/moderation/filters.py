@@ -14,6 +14,7 @@ killed.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import multiprocessing
 import re
 import threading
@@ -246,3 +247,4 @@ def _ping() -> bool:
 
 
 _SANDBOX = _Sandbox()
+atexit.register(_SANDBOX.close)

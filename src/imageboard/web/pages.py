@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse
 from imageboard.accounts import SessionInfo
 from imageboard.accounts.routes import current_session
 from imageboard.boards import BoardsService
+from imageboard.core.errors import ServiceUnavailable
 from imageboard.core.i18n import current_language
 
 THEMES = ("auto", "light", "dark")
@@ -39,8 +40,14 @@ class PageRenderer:
     async def render(self, request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
         # Staff see moderation controls: such pages are private (web.caching never caches
         # a request that carries the session cookie); anonymous pages carry no visitor data.
-        staff = await current_session(request) if hasattr(request.app.state, "accounts") else None
-        nav_boards = await self.boards.list_boards()
+        try:
+            staff = await current_session(request) if hasattr(request.app.state, "accounts") else None
+            nav_boards = await self.boards.list_boards()
+        except ServiceUnavailable:
+            if status_code < 500:
+                raise
+            # The error page of "the database is away" must not need the database itself.
+            staff, nav_boards = None, []
         token = _STAFF.set(staff)
         try:
             body = self.env.get_template(template).render(

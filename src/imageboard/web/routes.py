@@ -6,6 +6,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
+from urllib.parse import quote, unquote
 
 from fastapi import APIRouter, Query, Request
 from starlette.datastructures import FormData
@@ -162,7 +163,7 @@ def build_router(
     @router.post("/{board}/post")
     async def create_post(request: Request, board: str) -> Response:
         form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS)
-        password = _text(form.get("pwd")) or request.cookies.get(PASSWORD_COOKIE, "") or secrets.token_urlsafe(12)
+        password = _text(form.get("pwd")) or _password_cookie(request) or secrets.token_urlsafe(12)
         submitted = await posting.submit(
             Submission(
                 board=board,
@@ -202,7 +203,8 @@ def build_router(
             )
         else:
             response = RedirectResponse(target, status_code=303)
-        response.set_cookie(PASSWORD_COOKIE, password, max_age=YEAR, httponly=True, samesite="lax")
+        # Percent-encoded: a cookie holds only Latin-1, a password may hold any character.
+        response.set_cookie(PASSWORD_COOKIE, quote(password, safe=""), max_age=YEAR, httponly=True, samesite="lax")
         mark_written(response, read_your_writes)
         if submitted.verdict.grace_token:
             set_grace_cookie(response, request, submitted.verdict.grace_token, submitted.verdict.grace_seconds)
@@ -214,7 +216,7 @@ def build_router(
         numbers = [_post_no(v) for v in form.getlist("delete")]
         if not numbers:
             raise InvalidInput("Tick the posts you want to delete first.", field="delete")
-        password = _text(form.get("pwd")) or request.cookies.get(PASSWORD_COOKIE, "")
+        password = _text(form.get("pwd")) or _password_cookie(request)
         file_only = _text(form.get("file_only")) in {"on", "1", "true"}
         deleted_thread = False
         for number in numbers:
@@ -243,6 +245,10 @@ def mark_written(response: Response, seconds: float) -> None:
 
 async def _no_capcode(_request: Request, _board: str, _form: FormData) -> str | None:
     return None
+
+
+def _password_cookie(request: Request) -> str:
+    return unquote(request.cookies.get(PASSWORD_COOKIE, ""))
 
 
 def _text(value: object) -> str:

@@ -38,7 +38,7 @@ async def test_openapi_document_is_v1_only_and_documents_errors(sqlite_site: Sit
     assert document["openapi"].startswith("3.1.")
     assert document["servers"] == [{"url": "/api/v1"}]
     assert document["info"]["title"] == "Imageboard API"
-    assert all(path.startswith(("/boards", "/overboard")) for path in document["paths"])
+    assert all(path.startswith(("/boards", "/overboard", "/search")) for path in document["paths"])
     assert '"422"' not in json.dumps(document)
     schemas = document["components"]["schemas"]
     assert "HTTPValidationError" not in schemas and "ErrorResponse" in schemas
@@ -53,7 +53,7 @@ async def test_openapi_document_is_v1_only_and_documents_errors(sqlite_site: Sit
             assert "304" in operation["responses"]
     assert ids == {
         "list_boards", "get_board", "get_catalog", "get_archive", "get_thread", "list_posts", "get_overboard",
-        "create_thread", "create_reply", "delete_post",
+        "create_thread", "create_reply", "delete_post", "search_posts",
     }
     create = document["paths"]["/boards/{board}/threads"]["post"]["requestBody"]["content"]
     assert list(create) == ["multipart/form-data"]

@@ -195,3 +195,24 @@ async def test_sign_in_pages(site: Site) -> None:
         assert 'name="totp_secret"' in enrol.text and "otpauth://" in enrol.text
         dashboard = await client.get("/staff")
         assert dashboard.status_code == 200 and "You hold no role on any board yet." in dashboard.text
+
+
+async def test_staff_may_post_with_their_capcode(site: Site) -> None:
+    op = await new_thread(site)
+    moderator = await site.staff("mod", boards={"b": BoardRole.MODERATOR})
+    janitor = await site.staff("jan", boards={"b": BoardRole.JANITOR})
+    as_mod = await moderator.client.post(
+        "/b/post", data={"com": "official word", "resto": str(op), "capcode": "on"}, headers=JSON
+    )
+    assert as_mod.status_code == 201
+    as_jan = await janitor.client.post(
+        "/b/post", data={"com": "no capcode", "resto": str(op), "capcode": "on"}, headers=JSON
+    )
+    unticked = await moderator.client.post("/b/post", data={"com": "as anyone", "resto": str(op)}, headers=JSON)
+    async with site.client() as anon:
+        forged = await anon.post("/b/post", data={"com": "fake mod", "resto": str(op), "capcode": "on"}, headers=JSON)
+    replies = {p.comment: p.capcode for p in (await site.boards.thread("b", op)).replies}
+    assert replies == {"official word": "mod", "no capcode": None, "as anyone": None, "fake mod": None}
+    assert as_jan.status_code == unticked.status_code == forged.status_code == 201
+    await moderator.client.aclose()
+    await janitor.client.aclose()

@@ -248,6 +248,8 @@
       var start = function () { widget.prepare().catch(function () {}); };
       form.addEventListener("focusin", start, { once: true });
       form.addEventListener("submit", function (event) { widget.onSubmit(event); });
+      // posting.js sent the form without leaving the page: the fields were used up.
+      form.addEventListener("imageboard:posted", function () { widget.ready = false; widget.challenge = null; });
       // A page restored from the back/forward cache has used fields: start afresh.
       window.addEventListener("pageshow", function (event) {
         if (event.persisted) { widget.ready = false; widget.challenge = null; }
