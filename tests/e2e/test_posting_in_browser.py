@@ -70,6 +70,8 @@ async def test_post_an_image_see_its_thumbnail_and_open_the_original(
         await expect(page).to_have_url(re.compile(r"/b/thread/\d+#p\d+$"))
         thumb = page.locator("article.op .file-thumb img")
         await expect(thumb).to_be_visible()
+        # Visible is not loaded: wait for the picture itself before measuring it.
+        await thumb.evaluate("img => img.complete ? null : new Promise(done => img.addEventListener('load', done))")
         natural = await thumb.evaluate("img => [img.naturalWidth, img.naturalHeight]")
         assert natural == [250, 188], natural  # fits the opening post's 250×250 box
         link = await page.locator("article.op .file-thumb").get_attribute("href")
