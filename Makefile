@@ -72,5 +72,10 @@ bench: install
 	$(BIN)/pip install --quiet granian orjson py-spy
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+## Long-running load with integrity audit and memory sampling (see docs/reliability.md).
+SOAK_ARGS ?= --minutes 10
+soak: install-dev
+	$(BIN)/python -m tests.reliability.soak $(SOAK_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
