@@ -27,11 +27,15 @@ BAD_REQUEST: dict[int | str, dict[str, Any]] = {
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such board, thread or post."}
 }
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorResponse, "description": "The database (or another backend) is unreachable for now; try again."}
+}
 READ_RESPONSES: dict[int | str, dict[str, Any]] = {
     **NOT_MODIFIED,
     **BAD_REQUEST,
     **NOT_FOUND,
     429: {"model": ErrorResponse, "description": "Too many requests from this client; see Retry-After."},
+    **UNAVAILABLE,
 }
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     **BAD_REQUEST,
@@ -40,6 +44,8 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "The request body is too large."},
     415: {"model": ErrorResponse, "description": "Unsupported file type."},
     429: {"model": ErrorResponse, "description": "Too many posts in a short time; see Retry-After."},
+    **UNAVAILABLE,
+    507: {"model": ErrorResponse, "description": "No room left to store files; nothing was saved."},
 }
 
 
