@@ -42,10 +42,10 @@ browser: install-dev
 
 ## Debian tools for tests/deploy: nginx, prometheus and promtool (kubectl comes with the machine).
 ops-tools:
-	@if ! command -v nginx >/dev/null || ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null || ! command -v openssl >/dev/null; then \
+	@if ! command -v nginx >/dev/null || ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null || ! command -v openssl >/dev/null || ! command -v varnishd >/dev/null; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx prometheus openssl >/dev/null; \
-		else echo "make: tests/deploy need nginx and prometheus: apt-get install nginx prometheus openssl (as root)" >&2; exit 1; fi; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx prometheus openssl varnish >/dev/null; \
+		else echo "make: tests/deploy need nginx and prometheus: apt-get install nginx prometheus openssl varnish (as root)" >&2; exit 1; fi; \
 	fi
 
 ## Install the development tools and run the whole test suite.

@@ -133,6 +133,22 @@ class Settings(BaseSettings):
         "worker group from post.created events (register imageboard.search.tasks:register).",
     )
 
+    # Edge purge (imageboard.web.tasks): the worker tells the edge caches what a write changed.
+    edge_purge: Literal["off", "nginx", "varnish"] = Field(
+        default="off",
+        description="'nginx': refresh requests the shipped NGINX config honours from internal addresses; "
+        "'varnish': PURGE of each URL and a BAN by surrogate key (deploy/varnish/default.vcl).",
+    )
+    edge_purge_urls: str = Field(
+        default="", description="Comma-separated base URLs of every edge cache (http://edge1:8080,http://edge2:8080)."
+    )
+    edge_purge_host: str = Field(
+        default="", description="Host header of the purge requests (the site's host); empty: from public_url."
+    )
+    edge_purge_timeout: float = Field(default=2.0, gt=0, le=60, description="Seconds per purge request.")
+    edge_purge_retries: int = Field(default=4, ge=0, le=10, description="Retries of a failed purge, with backoff.")
+    edge_purge_concurrency: int = Field(default=8, ge=1, le=64, description="Purge requests in flight per edge.")
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
