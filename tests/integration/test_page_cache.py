@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from imageboard.accounts import Actor, SiteRole
 from imageboard.app import create_app
 from imageboard.boards import BoardSpec, BoardsService
 from imageboard.config import Settings
 from imageboard.core.cache import MemoryPageCache, RedisPageCache
 from imageboard.core.db import Database
+from imageboard.moderation import ModerationService
+from imageboard.moderation.schemas import BanRequest
+from tests.media_samples import picture
 
 JSON = {"accept": "application/json"}
 REDIS_URL = os.environ.get("IMAGEBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -110,3 +116,160 @@ async def test_redis_cache_round_trip_and_outage() -> None:
     unreachable = RedisPageCache("redis://127.0.0.1:1/0")
     assert await unreachable.get("k") is None  # an outage costs a render, never an error
     await unreachable.put("k", CachedDocument(b"x", "text/html"), 30)
+
+
+# --- every kind of write reaches exactly the pages, post fragments and JSON it changes -------
+
+ADMIN = Actor(user_id=1, username="admin", site_role=SiteRole.ADMIN)
+
+
+@dataclass
+class Staffed:
+    client: httpx.AsyncClient
+    app: FastAPI
+    fresh: httpx.AsyncClient  # the same site with no page cache: renders from scratch
+    fresh_app: FastAPI
+
+    @property
+    def moderation(self) -> ModerationService:
+        return self.app.state.moderation  # type: ignore[no-any-return]
+
+    async def from_scratch(self, path: str) -> bytes:
+        self.fresh_app.state.pages.fragments.clear()
+        response = await self.fresh.get(path)
+        assert response.status_code == 200, (path, response.text)
+        return response.content
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def staffed(
+    request: pytest.FixtureRequest, settings: Settings, sqlite_database: Database
+) -> AsyncIterator[Staffed]:
+    await BoardsService(sqlite_database, secret=b"x").create_board(
+        BoardSpec(uri="b", title="Random", require_file=False)
+    )
+    cached = settings.model_copy(update={"page_cache": request.param, "redis_url": REDIS_URL})
+    app = create_app(cached, database=sqlite_database)
+    fresh_app = create_app(settings.model_copy(update={"page_cache": "off"}), database=sqlite_database)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    fresh = httpx.AsyncClient(transport=httpx.ASGITransport(app=fresh_app), base_url="http://testserver")
+    async with client, fresh:
+        yield Staffed(client=client, app=app, fresh=fresh, fresh_app=fresh_app)
+
+
+async def _upload(client: httpx.AsyncClient, thread: int, comment: str) -> int:
+    image = bytes(picture(40, 30).pngsave_buffer())
+    response = await client.post(
+        "/b/post",
+        data={"com": comment, "resto": str(thread), "pwd": "pw123"},
+        files={"upfile": ("cat.png", image, "image/png")},
+        headers=JSON,
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["no"])
+
+
+async def _reply(site: Staffed, op: int, reply: int) -> None:
+    await _post(site.client, com="a new reply", resto=str(op))
+
+
+async def _delete(site: Staffed, op: int, reply: int) -> None:
+    response = await site.client.post("/b/delete", data={"delete": str(reply), "pwd": "pw123"}, headers=JSON)
+    assert response.status_code == 200, response.text
+
+
+async def _delete_file(site: Staffed, op: int, reply: int) -> None:
+    data = {"delete": str(reply), "pwd": "pw123", "file_only": "on"}
+    response = await site.client.post("/b/delete", data=data, headers=JSON)
+    assert response.status_code == 200, response.text
+
+
+async def _spoiler(site: Staffed, op: int, reply: int) -> None:
+    await site.moderation.actions.spoiler_file(ADMIN, "b", reply)
+
+
+async def _ban_mark(site: Staffed, op: int, reply: int) -> None:
+    request = BanRequest(reason="spam", public_mark=True, mark_text="BANNED FOR THIS POST")
+    await site.moderation.bans.ban_post(ADMIN, "b", reply, request)
+
+
+async def _sticky(site: Staffed, op: int, reply: int) -> None:
+    await site.moderation.actions.set_flag(ADMIN, "b", op, "sticky", True)
+
+
+async def _lock(site: Staffed, op: int, reply: int) -> None:
+    await site.moderation.actions.set_flag(ADMIN, "b", op, "locked", True)
+
+
+async def _edit(site: Staffed, op: int, reply: int) -> None:
+    await site.moderation.actions.edit_post(ADMIN, "b", reply, "rewritten by staff")
+
+
+# Each write, and text of the thread page that appears (+) or disappears (-) with it.
+WRITES: dict[str, tuple[Callable[[Staffed, int, int], Awaitable[None]], str]] = {
+    "reply": (_reply, "+a new reply"),
+    "delete": (_delete, "-a reply with a file"),
+    "file delete": (_delete_file, "+File deleted"),
+    "spoiler": (_spoiler, '+src="/b/spoiler"'),
+    "ban mark": (_ban_mark, "+BANNED FOR THIS POST"),
+    "sticky": (_sticky, "+badge-sticky"),
+    "lock": (_lock, "+badge-closed"),
+    "edit": (_edit, "+rewritten by staff"),
+}
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+async def test_each_write_changes_exactly_its_pages_fragments_and_json(staffed: Staffed, write: str) -> None:
+    site = staffed
+    other = (await _post(site.client, com="a thread nobody touches"))["no"]
+    op = (await _post(site.client, com="the thread written to"))["no"]
+    reply = await _upload(site.client, op, "a reply with a file")
+    await _post(site.client, com=f">>{reply} quoting it", resto=str(op))
+    changed = [f"/b/thread/{op}", f"/b/thread/{op}.json", "/b/", "/b/catalog", "/b/1.json", "/b/catalog.json"]
+    untouched = [f"/b/thread/{other}", f"/b/thread/{other}.json"]
+    before = {}
+    for path in [*changed, *untouched]:
+        first = await site.client.get(path)
+        assert first.status_code == 200, path
+        # A current copy revalidates with a bodiless 304; a repeated read gives the same bytes.
+        again = await site.client.get(path, headers={"if-none-match": first.headers["etag"]})
+        assert again.status_code == 304 and again.content == b"", path
+        assert (await site.client.get(path)).content == first.content, path
+        before[path] = first
+
+    change, text = WRITES[write]
+    await change(site, op, reply)
+
+    for path in changed:
+        after = await site.client.get(path, headers={"if-none-match": before[path].headers["etag"]})
+        assert after.status_code == 200 and after.headers["etag"] != before[path].headers["etag"], (write, path)
+        # The cached document, a page joined from cached post fragments, is what a render from
+        # scratch gives: no post kept its old fragment.
+        assert after.content == await site.from_scratch(path), (write, path)
+    page = (await site.client.get(f"/b/thread/{op}")).text
+    old_page = before[f"/b/thread/{op}"].text
+    appears = text.startswith("+")
+    assert (text[1:] in page) is appears and (text[1:] in old_page) is not appears, write
+    for path in untouched:
+        kept = await site.client.get(path, headers={"if-none-match": before[path].headers["etag"]})
+        assert kept.status_code == 304, (write, path)
+
+
+async def test_post_fragments_are_rendered_once_per_content(staffed: Staffed) -> None:
+    site = staffed
+    fragments = site.app.state.pages.fragments
+    op = (await _post(site.client, com="fragments"))["no"]
+    for n in range(5):
+        await _post(site.client, com=f"reply {n}", resto=str(op))
+    await site.client.get(f"/b/thread/{op}")
+    rendered = fragments.misses
+    assert rendered == 6
+    await _post(site.client, com=f">>{op} a backlink to the opening post", resto=str(op))
+    page = await site.client.get(f"/b/thread/{op}")
+    # The new reply, and the opening post (a new backlink and reply count): nothing else.
+    assert fragments.misses == rendered + 2 and fragments.hits >= 5
+    german = await site.client.get(f"/b/thread/{op}", headers={"accept-language": "de"})
+    assert fragments.misses == rendered + 2 + 7 and german.text != page.text
+    site.client.cookies.set("session", "anything")  # a (signed-out) staff cookie: a private render
+    private = await site.client.get(f"/b/thread/{op}")
+    assert private.text == page.text and fragments.misses == rendered + 2 + 7

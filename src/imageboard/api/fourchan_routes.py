@@ -10,24 +10,19 @@ taken for a board called "boards.json".
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from imageboard.api import fourchan_schemas as fmt
-from imageboard.api.common import READ, check_board, check_page, check_post_no, json_bytes, read
+from imageboard.api.common import MAX_NO, READ, check_board, check_page, check_post_no, json_bytes, read_versioned
 from imageboard.api.feeds import add_feed_routes
-from imageboard.api.http_cache import newest
-from imageboard.boards import BoardPage, BoardsService, BoardView
-from imageboard.core.errors import NotFound
+from imageboard.boards import BOARD_URI, BoardsService, BoardView
+from imageboard.core.cache import PageCache
 
 Limits = fmt.FourchanLimits | Callable[[BoardView], fmt.FourchanLimits]
-
-
-def _page_modified(page: BoardPage) -> datetime:
-    return newest([page.board.updated_at, *(view.state.updated_at for view in page.threads)])
 
 
 def build_fourchan_router(
@@ -37,73 +32,81 @@ def build_fourchan_router(
     site_name: str,
     public_url: str,
     limits: Limits | None = None,
+    cache: PageCache | None = None,
 ) -> APIRouter:
     """Routes of 4chan's read API (boards, indexes, catalog, thread list, archive, threads)
     and the per-board and per-thread RSS/Atom feeds.
 
     ``limits`` gives the file-size limits and cooldowns boards.json announces (one value for
     every board, or a function of the board); the rest comes from each board's settings.
+    The JSON documents are kept in ``cache`` (the page cache) by the version of the board or
+    thread they show, as the HTML pages are: every write that changes them touches it.
     """
     router = APIRouter(include_in_schema=False)
     board_limits = _limits_for(limits)
 
+    def site_version() -> Awaitable[datetime | None]:
+        return boards.version()
+
+    def board_version(board: str) -> Callable[[], Awaitable[datetime | None]]:
+        async def version() -> datetime | None:
+            return await boards.version(board) if BOARD_URI.fullmatch(board) else None
+
+        return version
+
     @router.api_route("/boards.json", methods=READ)
     async def boards_json(request: Request) -> Response:
-        async def build() -> tuple[bytes, datetime]:
-            views = await boards.list_boards()
-            return json_bytes(fmt.boards_document(views, board_limits)), newest(b.updated_at for b in views)
+        async def build() -> bytes:
+            return json_bytes(fmt.boards_document(await boards.list_boards(), board_limits))
 
-        return await read(request, build)
+        return await read_versioned(request, cache, "4chan:boards", site_version, build)
 
     @router.api_route("/{board}/catalog.json", methods=READ)
     async def catalog_json(request: Request, board: str) -> Response:
-        async def build() -> tuple[bytes, datetime]:
+        async def build() -> bytes:
             check_board(board)
-            pages = await _all_pages(boards, board)
-            return json_bytes(fmt.catalog_document(pages)), newest(_page_modified(p) for p in pages)
+            return json_bytes(fmt.catalog_document(await boards.board_pages(board)))
 
-        return await read(request, build)
+        return await read_versioned(request, cache, f"4chan:catalog:{board}", board_version(board), build)
 
     @router.api_route("/{board}/threads.json", methods=READ)
     async def threads_json(request: Request, board: str) -> Response:
-        async def build() -> tuple[bytes, datetime]:
+        async def build() -> bytes:
             check_board(board)
             view, entries = await boards.catalog(board, "bump")
-            modified = newest([view.updated_at, *(e.state.updated_at for e in entries)])
-            return json_bytes(fmt.threadlist_document(view, entries)), modified
+            return json_bytes(fmt.threadlist_document(view, entries))
 
-        return await read(request, build)
+        return await read_versioned(request, cache, f"4chan:threads:{board}", board_version(board), build)
 
     @router.api_route("/{board}/archive.json", methods=READ)
     async def archive_json(request: Request, board: str) -> Response:
-        async def build() -> tuple[bytes, datetime]:
+        async def build() -> bytes:
             check_board(board)
-            view, entries = await boards.archive(board)
-            modified = newest([view.updated_at, *(e.state.updated_at for e in entries)])
-            return json_bytes(fmt.archive_document(entries)), modified
+            _view, entries = await boards.archive(board)
+            return json_bytes(fmt.archive_document(entries))
 
-        return await read(request, build)
+        return await read_versioned(request, cache, f"4chan:archive:{board}", board_version(board), build)
 
     @router.api_route("/{board}/{page:int}.json", methods=READ)
     async def index_json(request: Request, board: str, page: int) -> Response:
-        async def build() -> tuple[bytes, datetime]:
+        async def build() -> bytes:
             check_board(board)
             check_page(page)
-            view = await boards.board_page(board, page)
-            return json_bytes(fmt.index_document(view)), _page_modified(view)
+            return json_bytes(fmt.index_document(await boards.board_page(board, page)))
 
-        return await read(request, build)
+        return await read_versioned(request, cache, f"4chan:index:{board}:{page}", board_version(board), build)
 
     @router.api_route("/{board}/thread/{no:int}.json", methods=READ)
     async def thread_json(request: Request, board: str, no: int) -> Response:
-        async def build() -> tuple[bytes, datetime]:
+        async def build() -> bytes:
             check_board(board)
             check_post_no(no)
-            view = await boards.thread(board, no)
-            modified = newest([view.state.updated_at, *(p.edited_at for p in view.posts)])
-            return json_bytes(fmt.thread_document(view)), modified
+            return json_bytes(fmt.thread_document(await boards.thread(board, no)))
 
-        return await read(request, build)
+        async def version() -> datetime | None:
+            return await boards.version(board, no) if 1 <= no <= MAX_NO else None
+
+        return await read_versioned(request, cache, f"4chan:thread:{board}:{no}", version, build)
 
     add_feed_routes(router, boards, site_name=site_name, public_url=public_url, media_base_url=media_base_url)
     return router
@@ -114,20 +117,3 @@ def _limits_for(limits: Limits | None) -> Callable[[BoardView], fmt.FourchanLimi
         fixed = limits or fmt.FourchanLimits()
         return lambda _board: fixed
     return limits
-
-
-async def _all_pages(boards: BoardsService, uri: str) -> list[BoardPage]:
-    """Every index page with its preview replies; a thread already seen on an earlier page
-    (the board moved between two reads) is not repeated."""
-    first = await boards.board_page(uri, 1)
-    pages = [first]
-    seen = {view.state.no for view in first.threads}
-    for number in range(2, first.page_count + 1):
-        try:
-            page = await boards.board_page(uri, number)
-        except NotFound:  # the board shrank while we read it
-            break
-        fresh = [view for view in page.threads if view.state.no not in seen]
-        seen.update(view.state.no for view in fresh)
-        pages.append(BoardPage(board=page.board, threads=fresh, page=page.page, page_count=page.page_count))
-    return pages

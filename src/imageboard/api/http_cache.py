@@ -1,8 +1,10 @@
 """Conditional requests and CORS for the public read APIs.
 
 Every read answers with ``Last-Modified`` (the newest change of what the document shows) and a
-strong ``ETag`` (a hash of the body), and turns ``If-None-Match`` / ``If-Modified-Since`` into a
-bodiless 304, as the 4chan API asks its clients to rely on. Reads are open to every origin;
+strong ``ETag``, and turns ``If-None-Match`` / ``If-Modified-Since`` into a bodiless 304, as the
+4chan API asks its clients to rely on. The ETag is a hash of the body, or, for documents cached
+by the version of what they show (the 4chan JSON), a hash of that version: a client holding the
+current copy then gets its 304 without the document being built or looked up. Reads are open to every origin;
 writes are not (they stay same-origin, see ``core.middleware.SameOriginWrites``).
 """
 
@@ -17,7 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from imageboard import __version__
 from imageboard.core.clock import as_utc
+from imageboard.web.purge import edge_key_headers
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 READ_METHODS = ("GET", "HEAD")
@@ -61,6 +65,13 @@ def strong_etag(body: bytes) -> str:
     return f'"{hashlib.sha256(body).hexdigest()[:32]}"'
 
 
+def version_etag(key: str, version: datetime) -> str:
+    """The tag of the document ``key`` as of ``version``. The release is part of it, so a new
+    release's documents (whose format may differ) are never taken for an old one's."""
+    digest = hashlib.blake2b(f"{__version__}|{key}|{version.isoformat()}".encode(), digest_size=16)
+    return f'"v{digest.hexdigest()}"'
+
+
 def is_not_modified(headers: Mapping[str, str], *, etag: str | None, last_modified: datetime | None) -> bool:
     """RFC 9110 §13.2.2: If-None-Match wins; If-Modified-Since counts only without it."""
     if_none_match = headers.get("if-none-match")
@@ -85,11 +96,13 @@ def conditional_response(
     last_modified: datetime,
     cors: bool = True,
     status_code: int = 200,
+    etag: str | None = None,
 ) -> Response:
     """A cacheable read: 304 when the client's copy is current, the body otherwise (none
-    for HEAD, with the length a GET would have)."""
-    etag = strong_etag(body)
+    for HEAD, with the length a GET would have). ``etag`` defaults to a hash of the body."""
+    etag = etag or strong_etag(body)
     headers = {"Last-Modified": http_date(last_modified), "ETag": etag, "Cache-Control": CACHE_CONTROL}
+    headers.update(edge_key_headers(request.url.path))  # what an edge purges this document by
     if cors:
         headers.update(CORS_HEADERS)
     if is_not_modified(request.headers, etag=etag, last_modified=last_modified):

@@ -71,6 +71,10 @@ class Board(Base):
     hold_new_posters: Mapped[bool] = mapped_column(Boolean, default=False)
     modlog_show_names: Mapped[bool] = mapped_column(Boolean, default=False)
     ip_retention_days: Mapped[int] = mapped_column(Integer, default=30)
+    # Banners (stored names "{sha256}{ext}", one per line) and the custom spoiler image
+    # (migration 0010_board_images); the files live in media storage under assets/{uri}/.
+    banners: Mapped[str] = mapped_column(Text, default="")
+    custom_spoiler: Mapped[str] = mapped_column(String(80), default="")
 
 
 class Thread(Base):
@@ -160,4 +164,7 @@ Index(
     sqlite_where=Post.ip.is_not(None),
     postgresql_where=Post.ip.is_not(None),
 )
-Index("ix_posts_held", Post.held)
+# The approval queue: held posts, oldest first. Partial (migration 0011), so the planner never
+# takes it for the "held IS false" filter of public pages; the predicate is what a bare
+# ``Post.held`` renders on each database.
+Index("ix_posts_held", Post.created_at, sqlite_where=text("held = 1"), postgresql_where=text("held"))

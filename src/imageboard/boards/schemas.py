@@ -160,6 +160,10 @@ class BoardView:
     captcha_mode: str | None = None
     network_list_action: str | None = None
     automated_checks: bool | None = None
+    # Shown to posters (moderation): the announcement, banner names, the custom spoiler image.
+    announcement: str = ""
+    banners: tuple[str, ...] = ()
+    custom_spoiler: str = ""
 
     @property
     def capacity(self) -> int:

@@ -23,9 +23,12 @@ LANGUAGE_NAMES = {"en": "English", "de": "Deutsch"}
 _current: ContextVar[str] = ContextVar("language", default=DEFAULT_LANGUAGE)
 
 
-def available_languages() -> list[str]:
+@cache
+def available_languages() -> tuple[str, ...]:
+    # Asked twice per request (negotiate, set_language); the catalogues ship with the code
+    # and are read once per process anyway (see translations), so the directory is globbed once.
     found = {p.parent.parent.name for p in LOCALES.glob("*/LC_MESSAGES/messages.po")}
-    return [DEFAULT_LANGUAGE, *sorted(found - {DEFAULT_LANGUAGE})]
+    return (DEFAULT_LANGUAGE, *sorted(found - {DEFAULT_LANGUAGE}))
 
 
 @cache

@@ -26,6 +26,7 @@ from starlette.responses import Response
 
 from imageboard.core.cache import CachedDocument, PageCache
 from imageboard.core.i18n import current_language
+from imageboard.web.purge import edge_key_headers
 
 # Edges may keep a page briefly and serve it stale while they revalidate; browsers always
 # revalidate (cheap: a 304 from the version check).
@@ -61,13 +62,18 @@ async def cached_page(
     request: Request,
     cache: PageCache | None,
     key: str,
-    version: datetime,
+    version_of: Callable[[], Awaitable[datetime | None]],
     render: Callable[[], Awaitable[Response]],
 ) -> Response:
+    """``version_of`` looks the version up: only when the answer may be cached (a private
+    page would not use it), and None means the page does not exist (``render`` says so)."""
     if cache is None or STAFF_COOKIE in request.cookies:
         response = await render()
         response.headers["cache-control"] = PRIVATE_CACHE_CONTROL
         return response
+    version = await version_of()
+    if version is None:
+        return await render()  # renders the not-found page (or the empty home page)
     variant = _variant(request)
     etag = _etag(key, version, variant)
     headers = {
@@ -75,6 +81,7 @@ async def cached_page(
         "last-modified": format_datetime(version, usegmt=True),
         "cache-control": PUBLIC_CACHE_CONTROL,
         "vary": "Accept-Language, Cookie",
+        **edge_key_headers(request.url.path),  # what an edge purges this page by
     }
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)

@@ -15,6 +15,7 @@ from imageboard.accounts.routes import current_session
 from imageboard.boards import BoardsService
 from imageboard.core.errors import ServiceUnavailable
 from imageboard.core.i18n import current_language
+from imageboard.web.fragments import PostFragments
 
 THEMES = ("auto", "light", "dark")
 THEME_COOKIE = "theme"
@@ -36,6 +37,9 @@ class PageRenderer:
         self.site = site
         self.dev = dev
         env.globals.setdefault("current_staff", _STAFF.get)
+        # Each post is rendered once per content and language (see web.fragments).
+        self.fragments = PostFragments(_STAFF)
+        env.globals["post_fragment"] = self.fragments
 
     async def render(self, request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
         # Staff see moderation controls: such pages are private (web.caching never caches

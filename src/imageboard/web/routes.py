@@ -50,10 +50,7 @@ def build_router(
     async def cached(
         request: Request, key: str, board: str | None, thread_no: int | None, render: Callable[[], Awaitable[Response]]
     ) -> Response:
-        version = await boards.version(board, thread_no)
-        if version is None:
-            return await render()  # renders the not-found page (or the empty home page)
-        return await cached_page(request, cache, key, version, render)
+        return await cached_page(request, cache, key, lambda: boards.version(board, thread_no), render)
 
     @router.get("/")
     async def home(request: Request) -> Response:

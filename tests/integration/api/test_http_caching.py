@@ -31,7 +31,9 @@ PATHS = [
     "/api/v1/overboard",
 ]
 # Documents that do not show replies: the board was touched, but their bytes are the same.
-UNCHANGED_BY_A_REPLY = {"/boards.json", "/b/archive.json", "/api/v1/boards/b/archive"}
+# (The 4chan JSON is tagged by the version of its board, so its ETag follows the board's
+# Last-Modified even when the bytes happen to stay the same.)
+UNCHANGED_BY_A_REPLY = {"/api/v1/boards/b/archive"}
 
 
 @pytest.mark.parametrize("template", PATHS)

@@ -1,0 +1,89 @@
+"""The post fragment cache: a post is rendered again exactly when something it shows changed."""
+
+from __future__ import annotations
+
+import dataclasses
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from markupsafe import Markup
+
+from imageboard.boards import Backlink, PostView, ThreadState
+from imageboard.core.i18n import set_language
+from imageboard.web.fragments import PostFragments
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def _post(no: int = 2, **changes: Any) -> PostView:
+    post = PostView(
+        board="b", thread_no=1, no=no, is_op=no == 1, created_at=NOW, name="Anonymous", tripcode=None,
+        capcode=None, subject="", comment="hi", comment_html="hi", poster_id=None, country_code=None,
+        country_name=None, sage=False, edited_at=None,
+    )  # fmt: skip
+    return dataclasses.replace(post, **changes)
+
+
+def _state(**changes: Any) -> ThreadState:
+    state = ThreadState(
+        board="b", no=1, subject="", created_at=NOW, bumped_at=NOW, updated_at=NOW, reply_count=1,
+        file_count=0, sticky=False, locked=False, cyclic=False, archived=False, archived_at=None,
+    )  # fmt: skip
+    return dataclasses.replace(state, **changes)
+
+
+class Renderer:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, post: PostView, board: str, state: ThreadState | None, link: bool) -> Markup:
+        self.calls += 1
+        shown = f"{post.no} {post.comment_html} {len(post.backlinks)} {state and state.sticky}"
+        return Markup("<article>%s</article>") % shown
+
+
+def test_a_post_is_rendered_again_only_when_what_it_shows_changes() -> None:
+    set_language("en")
+    staff: ContextVar[object | None] = ContextVar("staff", default=None)
+    fragments = PostFragments(staff)
+    render = Renderer()
+    first = fragments(render, _post(), "b")
+    assert fragments(render, _post(), "b") == first and render.calls == 1
+    for changed in (
+        _post(comment_html="hi<br>(USER WAS BANNED FOR THIS POST)"),
+        _post(edited_at=NOW),
+        _post(backlinks=[Backlink(board="b", thread_no=1, post_no=3)]),
+    ):
+        fragments(render, changed, "b")
+    assert render.calls == 4
+    fragments(render, _post(), "tech")  # shown on another board: backlinks are labelled differently
+    fragments(render, _post(), "b", link_thread=True)
+    assert render.calls == 6
+    # A reply ignores the thread's state; an opening post shows it.
+    fragments(render, _post(), "b", _state(sticky=True))
+    assert render.calls == 6
+    fragments(render, _post(1), "b", _state())
+    fragments(render, _post(1), "b", _state(sticky=True))
+    assert render.calls == 8
+    set_language("de")
+    fragments(render, _post(), "b")
+    assert render.calls == 9
+    set_language("en")
+
+
+def test_staff_views_are_never_stored_and_the_cache_is_bounded() -> None:
+    set_language("en")
+    staff: ContextVar[object | None] = ContextVar("staff", default=None)
+    fragments = PostFragments(staff, max_bytes=16 * 2000)
+    render = Renderer()
+    token = staff.set(object())
+    fragments(render, _post(), "b")
+    fragments(render, _post(), "b")
+    assert render.calls == 2 and fragments.hits == 0
+    staff.reset(token)
+    for no in range(2, 200):
+        fragments(render, _post(no), "b")
+    assert fragments._size <= fragments.max_bytes
+    fragments(render, _post(2), "b")  # long evicted: rendered again
+    assert render.calls == 2 + 198 + 1
