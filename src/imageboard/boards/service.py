@@ -11,8 +11,11 @@ import hashlib
 import hmac
 import math
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row
 
 from imageboard.boards import repository as repo
 from imageboard.boards.markup import QuoteRef, comment_excerpt, find_quotes, render_comment
@@ -36,7 +39,7 @@ from imageboard.boards.schemas import (
 from imageboard.boards.tripcodes import sign
 from imageboard.core.clock import utcnow
 from imageboard.core.db import Database, ReadSession, WriteSession
-from imageboard.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from imageboard.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from imageboard.core.geoip import country_of
 from imageboard.events import EventPublisher, PostDeleted, ThreadArchived, ThreadPruned, ThreadUpdated
 from imageboard.events import PostCreated as PostCreatedEvent
@@ -82,8 +85,13 @@ class BoardsService:
         # Domain events go to the outbox in the same transaction as the change they report.
         self.events = events or EventPublisher()
         # Moderation's check of every new post, set by the composition root: bans, warnings,
-        # word filters (which may rewrite the text) and whether to hold it for approval.
-        self.screen: Callable[[NewPost], Awaitable[tuple[NewPost, bool]]] | None = None
+        # word filters (which may rewrite the text) and whether to hold it for approval. It
+        # runs first in the posting transaction and returns the post to write, whether to
+        # hold it, and — when it refused after recording why (a warning seen, a ban by a
+        # filter) — the error to answer with once that record is committed.
+        self.screen: (
+            Callable[[WriteSession, Board, NewPost], Awaitable[tuple[NewPost, bool, DomainError | None]]] | None
+        ) = None
         # Search: indexes a new post (by its id) inside the posting transaction, set by the
         # composition root when IMAGEBOARD_SEARCH_INDEXING=inline (else a worker does it).
         self.indexer: Callable[[WriteSession, int], Awaitable[None]] | None = None
@@ -102,7 +110,7 @@ class BoardsService:
 
     async def list_boards(self) -> list[BoardView]:
         async with self.db.reader() as session:
-            return [board_view(board) for board in await repo.all_boards(session)]
+            return [board_view(board) for board in await repo.board_records(session)]
 
     async def count_boards(self) -> int:
         async with self.db.reader() as session:
@@ -110,7 +118,7 @@ class BoardsService:
 
     async def get_board(self, uri: str) -> BoardView:
         async with self.db.reader() as session:
-            return board_view(await _board_or_404(session, uri))
+            return board_view(await _board_record_or_404(session, uri))
 
     async def home(self) -> list[BoardSummary]:
         async with self.db.reader() as session:
@@ -121,31 +129,50 @@ class BoardsService:
     # --- posting ----------------------------------------------------------------------
 
     async def create_post(self, new: NewPost) -> PostCreated:
-        held = new.hold_for_review
-        if self.screen is not None:  # moderation: may refuse (ban, filter) or hold the post
-            new, screened = await self.screen(new)
-            held = held or screened
-        options = _options(new.options)
+        """Everything a post needs happens in this one write transaction — the board and its
+        next number (one statement), moderation's screen, the rows and the events — because
+        on SQLite every write transaction queues behind the single writer."""
         now = self.clock()
+        refusal: DomainError | None = None
         async with self.db.writer() as session:
-            board = await _board_or_404(session, new.board)
-            self._validate(board, new)
-            number = await repo.take_post_number(session, board.id)
-            thread = await self._thread_for(session, board, new, number, now)
-            post = await self._write_post(session, board, thread, new, number, now, sage="sage" in options)
-            if self.indexer is not None:  # search: searchable from the moment it commits
-                await self.indexer(session, post.id)
-            if held:  # moderation: invisible (no bump, no count) until staff approve it
-                post.held = True
-                thread.held = thread.held or post.is_op
-                await session.flush()
-            elif post.is_op:
-                await self._archive_overflow(session, board, now)
+            board = await repo.claim_post_number(session, new.board, now)
+            if board is None:
+                raise NotFound(f"There is no board /{new.board}/.", code="board_not_found")
+            held = new.hold_for_review
+            if self.screen is not None:  # moderation: may refuse (ban, filter), rewrite or hold the post
+                new, screened, refusal = await self.screen(session, board, new)
+                held = held or screened
+            if refusal is None:
+                created = await self._store(session, board, new, held=held, now=now)
             else:
-                await self._after_reply(session, board, thread, post, now)
-            if not held:
-                self._announce_post(session, board, thread, post, len(new.files))
-            await repo.touch_board(session, board.id, now)
+                # Refused after recording why (a warning seen, a ban): the record is committed,
+                # the number goes back — the board's row is locked by us, nobody took the next.
+                await repo.give_back_post_number(session, board.id)
+        if refusal is not None:
+            raise refusal
+        return created
+
+    async def _store(
+        self, session: WriteSession, board: Board, new: NewPost, *, held: bool, now: datetime
+    ) -> PostCreated:
+        self._validate(board, new)
+        options = _options(new.options)
+        number = board.last_post_no
+        sage = "sage" in options
+        thread = await self._thread_for(session, board, new, number, now, count_reply=not held, sage=sage)
+        post = await self._write_post(session, board, thread, new, number, now, sage=sage)
+        if self.indexer is not None:  # search: searchable from the moment it commits
+            await self.indexer(session, post.id)
+        if held:  # moderation: invisible (no bump, no count) until staff approve it
+            post.held = True
+            thread.held = thread.held or post.is_op
+            await session.flush()
+        elif post.is_op:
+            await self._archive_overflow(session, board, now)
+        else:
+            await self._after_reply(session, board, thread)
+        if not held:
+            self._announce_post(session, board, thread, post, len(new.files))
         return PostCreated(
             board=board.uri, thread_no=thread.no, post_no=number, noko="nonoko" not in options, held=held
         )
@@ -180,8 +207,18 @@ class BoardsService:
             raise InvalidInput("The post is empty: write a comment or attach a file.", field="com")
 
     async def _thread_for(
-        self, session: WriteSession, board: Board, new: NewPost, number: int, now: datetime
+        self,
+        session: WriteSession,
+        board: Board,
+        new: NewPost,
+        number: int,
+        now: datetime,
+        *,
+        count_reply: bool,
+        sage: bool,
     ) -> Thread:
+        """The new thread, or the thread replied to — with the reply already counted (and the
+        thread bumped) when ``count_reply``: one statement instead of a read and an update."""
         if new.thread_no == 0:
             return await repo.add_thread(
                 session,
@@ -196,6 +233,13 @@ class BoardsService:
                     file_count=0,
                 ),
             )
+        if count_reply:
+            counted = await repo.count_reply(
+                session, board.id, new.thread_no, now=now, bump=not sage, bump_limit=board.bump_limit
+            )
+            if counted is not None:
+                return counted
+        # Held replies are not counted; and when counting failed, this says why.
         thread = await repo.thread_by_no(session, board.id, new.thread_no, for_update=True)
         if thread is None:
             raise NotFound(
@@ -325,18 +369,14 @@ class BoardsService:
         async with self.db.writer() as session:
             await repo.touch_threads(session, threads, when)
 
-    async def _after_reply(
-        self, session: WriteSession, board: Board, thread: Thread, post: Post, now: datetime
-    ) -> None:
-        thread.reply_count += 1
-        thread.updated_at = now
-        if not post.sage and thread.reply_count <= board.bump_limit:
-            thread.bumped_at = now
+    async def _after_reply(self, session: WriteSession, board: Board, thread: Thread) -> None:
+        """The reply is counted already (``repo.count_reply``); a cyclic thread past its
+        limit loses its oldest replies."""
         if thread.cyclic and thread.reply_count > board.cyclic_limit:
             surplus = await repo.oldest_replies(session, thread.id, thread.reply_count - board.cyclic_limit)
             await repo.delete_posts(session, [p.id for p in surplus])
             thread.reply_count -= len(surplus)
-        await session.flush()
+            await session.flush()
 
     async def _archive_overflow(self, session: WriteSession, board: Board, now: datetime) -> None:
         """Threads pushed off the last page go to the archive, or are pruned when the board
@@ -435,6 +475,8 @@ class BoardsService:
                         session, ThreadPruned(board=board.uri, thread_no=thread.no, reason="archive_expired")
                     )
                     removed += 1
+                    # The archive page and archive.json are cached by the board's version.
+                    await repo.touch_board(session, board.id, now)
         return removed
 
     # --- reading ------------------------------------------------------------------------
@@ -443,92 +485,106 @@ class BoardsService:
         """The time of the last write a page depends on: the thread's, the board's, or the
         site's newest when no board is named. None when the board or thread does not exist."""
         async with self.db.reader() as session:
+            # Asked before every cached page: one indexed value, executed as Core on the
+            # session's connection (no ORM execution machinery).
+            connection = await session.connection()
             if board is None:
-                return await repo.site_version(session)
+                return await repo.site_version(connection)
             if thread_no is None:
-                return await repo.board_version(session, board)
-            return await repo.thread_version(session, board, thread_no)
+                return await repo.board_version(connection, board)
+            return await repo.thread_version(connection, board, thread_no)
 
     async def board_page(self, uri: str, page: int) -> BoardPage:
         async with self.db.reader() as session:
-            board = await _board_or_404(session, uri)
+            board = await _board_record_or_404(session, uri)
             live = await repo.count_live_threads(session, board.id)
             page_count = max(1, min(board.pages, math.ceil(live / board.threads_per_page)))
             if not 1 <= page <= page_count:
                 raise NotFound(f"/{uri}/ has {page_count} page(s); there is no page {page}.", code="page_not_found")
-            threads = await repo.live_threads(
-                session, board.id, offset=(page - 1) * board.threads_per_page, limit=board.threads_per_page
+            threads = await repo.live_thread_states(
+                session, board.id, uri, offset=(page - 1) * board.threads_per_page, limit=board.threads_per_page
             )
-            views = await _previews(session, board_view(board), threads, media=self.media)
-        return BoardPage(board=board_view(board), threads=views, page=page, page_count=page_count)
+            view = board_view(board)
+            previews = await _previews(session, view, board.id, threads, media=self.media)
+        return BoardPage(board=view, threads=previews, page=page, page_count=page_count)
+
+    async def board_pages(self, uri: str) -> list[BoardPage]:
+        """Every index page with its previews, from one read (4chan's catalog.json)."""
+        async with self.db.reader() as session:
+            board = await _board_record_or_404(session, uri)
+            per_page = board.threads_per_page
+            threads = await repo.live_thread_states(session, board.id, uri, offset=0, limit=per_page * board.pages)
+            view = board_view(board)
+            previews = {p.state.no: p for p in await _previews(session, view, board.id, threads, media=self.media)}
+        states = list(threads.values())
+        page_count = max(1, min(board.pages, math.ceil(len(states) / per_page)))
+        return [
+            BoardPage(
+                board=view,
+                threads=[previews[s.no] for s in states[n * per_page : (n + 1) * per_page] if s.no in previews],
+                page=n + 1,
+                page_count=page_count,
+            )
+            for n in range(page_count)
+        ]
 
     async def thread(self, uri: str, no: int) -> ThreadView:
         async with self.db.reader() as session:
-            board = await _board_or_404(session, uri)
-            thread = await repo.thread_by_no(session, board.id, no)
-            if thread is None:
+            board, found = await repo.board_with_thread(session, uri, no)
+            if board is None:
+                raise NotFound(f"There is no board /{uri}/.", code="board_not_found")
+            if not found:
                 raise NotFound(f"Thread No.{no} does not exist on /{uri}/.", code="thread_not_found")
-            rows = await repo.posts_of_thread(session, thread.id)
-            posts = [post_view(p, uri, thread.no) for p in rows]
-            await _attach_backlinks(session, board.id, posts)
-            await _attach_files(session, self.media, rows, posts)
-            uniques = await repo.unique_poster_counts(session, [thread.id])
-        view = board_view(board)
-        return ThreadView(
-            board=view,
-            state=thread_state(thread, uri),
-            op=posts[0],
-            replies=posts[1:],
-            unique_posters=uniques.get(thread.id, 0),
-        )
+            [(thread_id, state)] = found.items()
+            rows, posters = await repo.thread_post_views(session, thread_id, uri, no)
+            posts = [view for _, view in rows]
+            by_no = {p.no: p for p in posts}
+            for target, source_uri, thread_no, source in await repo.backlinks_into_thread(session, board.id, thread_id):
+                by_no[target].backlinks.append(Backlink(board=source_uri, thread_no=thread_no, post_no=source))
+            await _attach_files(session, self.media, rows)
+        return ThreadView(board=board_view(board), state=state, op=posts[0], replies=posts[1:], unique_posters=posters)
 
     async def catalog(self, uri: str, sort: CatalogSort = "bump") -> tuple[BoardView, list[CatalogEntry]]:
         async with self.db.reader() as session:
-            board = await _board_or_404(session, uri)
-            threads = list(await repo.catalog_threads(session, board.id, sort))
-            ops = await repo.opening_posts(session, [t.id for t in threads])
-            shown = [t for t in threads if t.id in ops]
-            views = [post_view(ops[t.id], uri, t.no) for t in shown]
-            await _attach_files(session, self.media, [ops[t.id] for t in shown], views)
+            board = await _board_record_or_404(session, uri)
+            threads = await repo.catalog_thread_states(session, board.id, uri, sort)
+            ops = await repo.opening_post_views(session, threads)
+            await _attach_files(session, self.media, list(ops.values()))
         entries = [
-            CatalogEntry(thread_state(t, uri), view, comment_excerpt(ops[t.id].comment, 160))
-            for t, view in zip(shown, views, strict=True)
+            CatalogEntry(state, ops[thread_id][1], comment_excerpt(ops[thread_id][1].comment, 160))
+            for thread_id, state in threads.items()
+            if thread_id in ops
         ]
         return board_view(board), entries
 
     async def archive(self, uri: str) -> tuple[BoardView, list[CatalogEntry]]:
         async with self.db.reader() as session:
-            board = await _board_or_404(session, uri)
-            threads = await repo.archived_threads(session, board.id)
-            ops = await repo.opening_posts(session, [t.id for t in threads])
+            board = await _board_record_or_404(session, uri)
+            threads = await repo.archived_thread_states(session, board.id, uri)
+            ops = await repo.opening_post_views(session, threads)
         return board_view(board), [
-            CatalogEntry(thread_state(t, uri), post_view(ops[t.id], uri, t.no), comment_excerpt(ops[t.id].comment, 100))
-            for t in threads
-            if t.id in ops
+            CatalogEntry(state, ops[thread_id][1], comment_excerpt(ops[thread_id][1].comment, 100))
+            for thread_id, state in threads.items()
+            if thread_id in ops
         ]
 
     async def overboard(self, *, work_safe_only: bool, page: int, per_page: int = 15) -> OverboardPage:
         if page < 1:
             raise NotFound("Pages are numbered from 1.", code="page_not_found")
         async with self.db.reader() as session:
-            rows = await repo.overboard_threads(
+            rows = await repo.overboard_thread_states(
                 session, work_safe_only=work_safe_only, offset=(page - 1) * per_page, limit=per_page + 1
             )
             page_rows = rows[:per_page]
-            by_board: dict[int, list[Thread]] = {}
-            boards: dict[int, BoardView] = {}
-            for thread, board in page_rows:
-                by_board.setdefault(board.id, []).append(thread)
-                boards[board.id] = board_view(board)
+            by_board: dict[int, dict[int, ThreadState]] = {}
+            for thread_id, board_id, state in page_rows:
+                by_board.setdefault(board_id, {})[thread_id] = state
+            boards = {b.id: board_view(b) for b in await repo.board_records(session) if b.id in by_board}
             previews: dict[tuple[str, int], ThreadView] = {}
             for board_id, threads in by_board.items():
-                for preview in await _previews(session, boards[board_id], threads, board_id=board_id, media=self.media):
+                for preview in await _previews(session, boards[board_id], board_id, threads, media=self.media):
                     previews[(preview.board.uri, preview.state.no)] = preview
-            views = [
-                previews[(boards[board.id].uri, thread.no)]
-                for thread, board in page_rows
-                if (boards[board.id].uri, thread.no) in previews
-            ]
+            views = [previews[key] for _, _, state in page_rows if (key := (state.board, state.no)) in previews]
         return OverboardPage(work_safe_only=work_safe_only, threads=views, page=page, has_next=len(rows) > per_page)
 
 
@@ -542,54 +598,52 @@ async def _board_or_404(session: ReadSession | WriteSession, uri: str) -> Board:
     return board
 
 
+async def _board_record_or_404(session: ReadSession, uri: str) -> Row[Any]:
+    board = await repo.board_record(session, uri)
+    if board is None:
+        raise NotFound(f"There is no board /{uri}/.", code="board_not_found")
+    return board
+
+
 async def _previews(
     session: ReadSession,
     board: BoardView,
-    threads: Sequence[Thread],
+    board_id: int,
+    threads: Mapping[int, ThreadState],
     *,
-    board_id: int | None = None,
     media: MediaService | None = None,
 ) -> list[ThreadView]:
-    ids = [t.id for t in threads]
-    ops = await repo.opening_posts(session, ids)
-    replies = await repo.last_replies(session, ids, INDEX_REPLIES)
-    rows: list[Post] = []
-    shown: list[PostView] = []
-    previews: list[tuple[Thread, PostView, list[PostView]]] = []
-    for thread in threads:
-        if thread.id not in ops:
+    ops = await repo.opening_post_views(session, threads)
+    replies = await repo.last_reply_views(session, threads, INDEX_REPLIES)
+    rows: repo.PostViews = []
+    previews: list[tuple[ThreadState, PostView, list[PostView]]] = []
+    for thread_id, state in threads.items():
+        if thread_id not in ops:
             continue
-        op = post_view(ops[thread.id], board.uri, thread.no)
-        tail = [post_view(p, board.uri, thread.no) for p in replies[thread.id]]
-        rows += [ops[thread.id], *replies[thread.id]]
-        shown += [op, *tail]
-        previews.append((thread, op, tail))
-    if board_id is None:
-        board_row = await repo.board_by_uri(session, board.uri)
-        board_id = board_row.id if board_row else 0
-    await _attach_backlinks(session, board_id, shown)
-    await _attach_files(session, media, rows, shown)
+        tail = replies[thread_id]
+        rows += [ops[thread_id], *tail]
+        previews.append((state, ops[thread_id][1], [view for _, view in tail]))
+    await _attach_backlinks(session, board_id, [view for _, view in rows])
+    await _attach_files(session, media, rows)
     return [
         ThreadView(
             board=board,
-            state=thread_state(thread, board.uri),
+            state=state,
             op=op,
             replies=tail,
-            omitted_posts=max(0, thread.reply_count - len(tail)),
-            omitted_files=max(0, thread.file_count - sum(len(p.files) for p in (op, *tail))),
+            omitted_posts=max(0, state.reply_count - len(tail)),
+            omitted_files=max(0, state.file_count - sum(len(p.files) for p in (op, *tail))),
         )
-        for thread, op, tail in previews
+        for state, op, tail in previews
     ]
 
 
-async def _attach_files(
-    session: ReadSession, media: MediaService | None, rows: Sequence[Post], views: Sequence[PostView]
-) -> None:
+async def _attach_files(session: ReadSession, media: MediaService | None, rows: repo.PostViews) -> None:
     if media is None or not rows:
         return
-    files = await media.files_for_posts(session, [row.id for row in rows])
-    for row, view in zip(rows, views, strict=True):
-        view.files = files.get(row.id, [])
+    files = await media.files_for_posts(session, [post_id for post_id, _ in rows])
+    for post_id, view in rows:
+        view.files = files.get(post_id, [])
 
 
 async def _attach_backlinks(session: ReadSession, board_id: int, posts: Sequence[PostView]) -> None:
@@ -610,7 +664,8 @@ def _linked_boards(comment: str) -> set[str]:
     return set(BOARD_LINK.findall(comment))
 
 
-def board_view(board: Board) -> BoardView:
+def board_view(board: Board | Row[Any]) -> BoardView:
+    """The read model of a board entity, or of its row (the read paths select columns)."""
     return BoardView(
         uri=board.uri,
         title=board.title,
@@ -639,24 +694,9 @@ def board_view(board: Board) -> BoardView:
         **{name: getattr(board, name) for name in ANTISPAM_OVERRIDES},
         created_at=board.created_at,
         updated_at=board.updated_at,
-    )
-
-
-def thread_state(thread: Thread, uri: str) -> ThreadState:
-    return ThreadState(
-        board=uri,
-        no=thread.no,
-        subject=thread.subject,
-        created_at=thread.created_at,
-        bumped_at=thread.bumped_at,
-        updated_at=thread.updated_at,
-        reply_count=thread.reply_count,
-        file_count=thread.file_count,
-        sticky=thread.sticky,
-        locked=thread.locked,
-        cyclic=thread.cyclic,
-        archived=thread.archived,
-        archived_at=thread.archived_at,
+        announcement=board.announcement,
+        banners=tuple(board.banners.split()),
+        custom_spoiler=board.custom_spoiler,
     )
 
 

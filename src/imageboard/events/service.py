@@ -7,6 +7,11 @@ if that fails (broker down, process killed) the row stays unpublished and a late
 this process or any other — publishes it. Delivery is therefore at least once; consumers
 dedupe by ``event.id`` (and JetStream drops a repeated id within its duplicate window).
 
+Rows published right after their commit are stamped ``published_at`` in batches, one write
+transaction per ``settle_delay`` instead of one per commit (on SQLite every write transaction
+queues behind the single writer). A relay that dies before stamping leaves them leased: they
+go out again once the lease runs out, which the dedupe above absorbs.
+
 Concurrency: every row is published by whoever holds its *lease* (``claimed_until``). A row
 recorded with an immediate relay is leased to that relay in the recording transaction itself,
 so sweeps leave it alone while it is being sent; sweeps lease rows in short transactions
@@ -65,6 +70,7 @@ class OutboxRelay:
         retry_interval: float = 1.0,
         retention: timedelta = timedelta(days=1),
         purge_interval: float = 600.0,
+        settle_delay: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
@@ -75,12 +81,15 @@ class OutboxRelay:
         self.retry_interval = retry_interval
         self.retention = retention
         self.purge_interval = purge_interval
+        self.settle_delay = settle_delay
         self.clock = clock
         self.stats = RelayStats()
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self._last_purge = 0.0
+        self._unstamped: list[int] = []
+        self._stamper: asyncio.Task[None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -98,9 +107,13 @@ class OutboxRelay:
             self._loop_task = None
 
     async def drain(self, *, grace: float = 10.0) -> None:
-        """Wait (up to ``grace`` seconds) for the immediate publications in flight."""
+        """Wait (up to ``grace`` seconds) for the immediate publications in flight, then
+        stamp what they published."""
+        self._cancel_stamper()
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=grace)
+        self._cancel_stamper()
+        await self._stamp_now()
 
     def kick(self) -> None:
         """Ask for a sweep now (rows left by a failed immediate publication)."""
@@ -119,9 +132,31 @@ class OutboxRelay:
 
     async def _publish_now(self, rows: list[tuple[OutboxMessage, Event]]) -> None:
         published, unsent = await self._publish([(row.id, event) for row, event in rows])
-        await self._settle(published, unsent)
-        if unsent:
+        if unsent:  # rare: the lease goes back at once, so the next sweep retries them
+            await self._settle([], unsent)
             self.kick()
+        if published:
+            self._unstamped.extend(published)
+            if len(self._unstamped) >= self.batch:
+                await self._stamp_now()
+            elif self._stamper is None:
+                self._stamper = asyncio.create_task(self._stamp_later(), name="outbox-stamp")
+                self._inflight.add(self._stamper)
+                self._stamper.add_done_callback(self._inflight.discard)
+
+    async def _stamp_later(self) -> None:
+        await asyncio.sleep(self.settle_delay)  # cancelled here only: whoever cancels stamps
+        self._stamper = None
+        await self._stamp_now()
+
+    def _cancel_stamper(self) -> None:
+        if self._stamper is not None:
+            self._stamper.cancel()
+            self._stamper = None
+
+    async def _stamp_now(self) -> None:
+        ids, self._unstamped = self._unstamped, []
+        await self._settle(ids, [])
 
     # --- sweeping ------------------------------------------------------------------------
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -210,10 +211,44 @@ async def log_entries(
 # --- word filters and file bans ---------------------------------------------------------
 
 
+# Every change to the word filters stores a new random version here, in the same
+# transaction, so a process's cached filters are exactly as fresh as the version it reads.
+FILTERS_VERSION = "filters_version"
+
+
 async def add_filter(session: WriteSession, rule: WordFilter) -> WordFilter:
     session.add(rule)
-    await session.flush()
+    await set_site_setting(session, FILTERS_VERSION, uuid.uuid4().hex)
     return rule
+
+
+async def delete_filter(session: WriteSession, rule: WordFilter) -> None:
+    await session.delete(rule)
+    await set_site_setting(session, FILTERS_VERSION, uuid.uuid4().hex)
+
+
+# Built once: the statement runs for every new post, and building it costs more than running it.
+_SCREENING = select(
+    exists().where(
+        Ban.ip_start <= bindparam("key"),
+        Ban.ip_end >= bindparam("key"),
+        Ban.revoked_at.is_(None),
+        or_(Ban.expires_at.is_(None), Ban.expires_at > bindparam("now", type_=Ban.expires_at.type)),
+        or_(Ban.board_uri.is_(None), Ban.board_uri == bindparam("board")),
+    ),
+    exists().where(PosterWarning.ip == bindparam("ip"), PosterWarning.seen_at.is_(None)),
+    select(SiteSetting.value).where(SiteSetting.key == FILTERS_VERSION).scalar_subquery(),
+)
+
+
+async def screening_facts(
+    session: AnySession, *, key: str | None, ip: str | None, board: str, now: datetime
+) -> tuple[bool, bool, str | None]:
+    """What a new post's check needs first, in one statement: whether an active ban covers
+    the address key on ``board``, whether the address has unseen warnings, and the word
+    filters' version."""
+    row = (await session.execute(_SCREENING, {"key": key, "ip": ip, "board": board, "now": now})).one()
+    return bool(row[0]), bool(row[1]), row[2]
 
 
 async def filter_by_id(session: AnySession, filter_id: int) -> WordFilter | None:

@@ -4,17 +4,26 @@ Order matters: the cheap anti-spam checks run before any file is read; files are
 cleaned and stored before the posting transaction (a crash in between leaves only blobs the
 garbage collector removes); the anti-spam allowance is given back when the post is refused
 later, so a poster who fixes a mistake is not charged twice.
+
+The board's settings the anti-spam check needs (its policy overrides) are kept for a few
+seconds per process, so a refused post — a flooder's — costs no database work at all, and a
+text post reads the board only inside its own write transaction. Uploads read it fresh: their
+limits are checked before that transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from imageboard.antispam import AntispamService, CaptchaAttempt, PostVerdict
-from imageboard.boards import BoardsService, NewPost, PostCreated
+from imageboard.boards import BoardsService, BoardView, NewPost, PostCreated
 from imageboard.media import IngestedFile, MediaService
 from imageboard.media.uploads import SiteMediaLimits, UploadLike, ingest_uploads
+
+# Seconds a board's settings are reused by the checks before the write (anti-spam policy).
+BOARD_TTL = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +57,28 @@ class PostingService:
         antispam: AntispamService,
         media: MediaService | None,
         limits: SiteMediaLimits,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.boards = boards
         self.antispam = antispam
         self.media = media
         self.limits = limits
+        self.monotonic = monotonic
+        self._boards: dict[str, tuple[float, BoardView]] = {}
+
+    async def board(self, uri: str, *, fresh: bool = False) -> BoardView:
+        """The board as the checks before the write see it: read at most every BOARD_TTL
+        seconds (the write transaction reads it again and validates the post against it)."""
+        now = self.monotonic()
+        kept = self._boards.get(uri)
+        if kept is not None and not fresh and now - kept[0] < BOARD_TTL:
+            return kept[1]
+        board = await self.boards.get_board(uri)
+        self._boards[uri] = (now, board)  # only boards that exist: bounded by their number
+        return board
 
     async def submit(self, submission: Submission) -> Submitted:
-        board = await self.boards.get_board(submission.board)
+        board = await self.board(submission.board, fresh=bool(submission.uploads))
         is_thread = submission.thread_no == 0
         verdict = await self.antispam.check_post(
             ip=submission.ip or "",
@@ -77,6 +100,7 @@ class PostingService:
                     max_files=board.max_files,
                     is_op=is_thread,
                     spoiler=submission.spoiler,
+                    board=board.uri,
                 )
             created = await self.boards.create_post(
                 NewPost(

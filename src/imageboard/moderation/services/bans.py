@@ -72,22 +72,25 @@ class BanService:
         """Inside the reports use case: ban whoever filed an abusive report."""
         return await self._add(session, actor, board, ips.range_around(ip, request.prefix), request, now)
 
-    async def ban_by_filter(self, ip: str, board: str | None, reason: str, hours: int, label: str) -> None:
+    async def ban_by_filter(
+        self, session: WriteSession, ip: str, board: str | None, reason: str, hours: int, label: str
+    ) -> Ban:
+        """Ban the address in the caller's unit of work (the posting transaction)."""
         now = self.ctx.clock()
-        async with self.ctx.db.writer() as session:
-            ban = await repo.add_ban(
-                session,
-                Ban(
-                    board_uri=board,
-                    **_span(ips.range_around(ip, None)),
-                    reason=reason,
-                    public_mark=False,
-                    created_at=now,
-                    expires_at=now + timedelta(hours=hours) if hours else None,
-                    created_by=label,
-                ),
-            )
-            await log(session, now, label, "ban", board, f"ban #{ban.id}", reason)
+        ban = await repo.add_ban(
+            session,
+            Ban(
+                board_uri=board,
+                **_span(ips.range_around(ip, None)),
+                reason=reason,
+                public_mark=False,
+                created_at=now,
+                expires_at=now + timedelta(hours=hours) if hours else None,
+                created_by=label,
+            ),
+        )
+        await log(session, now, label, "ban", board, f"ban #{ban.id}", reason)
+        return ban
 
     async def unban(self, actor: Actor, ban_id: int, reason: str = "") -> None:
         now = self.ctx.clock()
