@@ -24,13 +24,15 @@ async def _note(job: Job, phase: str) -> None:
 
 
 def register(registry: WorkerRegistry, runtime: EventsRuntime) -> None:
-    """Search-indexing stand-in: each post recorded once."""
+    """Search-indexing stand-in: each post recorded once, by its number (what the site's
+    answer to the poster names)."""
 
     async def index(event: Event, job: Job) -> None:
+        number = str(getattr(event, "post_no", ""))
         async with job.once() as session:
-            await session.execute(INSERT, {"event_id": event.id, "pid": os.getpid(), "phase": "completed"})
+            await session.execute(INSERT, {"event_id": number, "pid": os.getpid(), "phase": "completed"})
 
-    registry.register("search", ["post.created.*"], index, options=runtime.group_options())
+    registry.register("index-probe", ["post.created.*"], index, options=runtime.group_options())
 
 
 def register_slow(registry: WorkerRegistry, runtime: EventsRuntime) -> None:
@@ -42,4 +44,4 @@ def register_slow(registry: WorkerRegistry, runtime: EventsRuntime) -> None:
         async with job.once() as session:
             await session.execute(INSERT, {"event_id": event.id, "pid": os.getpid(), "phase": "completed"})
 
-    registry.register("thumbnails", ["post.created.*"], transcode, options=runtime.group_options(concurrency=1))
+    registry.register("transcode-probe", ["post.created.*"], transcode, options=runtime.group_options(concurrency=1))

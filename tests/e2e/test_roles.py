@@ -5,20 +5,20 @@
   process indexes it once.
 * SIGKILL: two worker processes in one consumer group; the one running a job is killed
   mid-way; the other does the job, and its completion is recorded exactly once.
+* a video posted through the web process shows as processing until a worker process makes
+  its clean copy and thumbnail; the thread's live stream then says so.
 
-The realtime and worker processes are the real runtime (``python -m
-imageboard.events.runtime <role>``); the web process is ``tests/e2e/roles_web.py`` (the real
-``EventsRuntime`` in the web role) until ``imageboard serve --role web`` exists.
+Every process is the real command: ``imageboard serve --role web|worker|realtime``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
@@ -35,7 +35,8 @@ from imageboard.core.db import Database
 from imageboard.events import EventPublisher, OutboxRelay, PostCreated
 from imageboard.events.bus_nats import NatsBus
 
-from .conftest import free_port
+from .. import media_samples as samples
+from .conftest import CLI, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NATS_URL = os.environ.get("IMAGEBOARD_TEST_NATS_URL", "nats://127.0.0.1:4222")
@@ -53,6 +54,7 @@ class Site:
     table: str
     dsn: str
     logs: Path
+    board: str
 
     def bus(self) -> NatsBus:
         return NatsBus(NATS_URL, stream=self.stream, prefix=self.prefix)
@@ -77,8 +79,14 @@ def site(postgres_url: str, tmp_path: Path) -> Iterator[Site]:
         "IMAGEBOARD_REDIS_URL": REDIS_URL,
         "IMAGEBOARD_REDIS_PREFIX": redis_prefix,
         "IB_TEST_JOB_TABLE": table,
+        # One address posts a dozen times a second here: the limits would refuse it.
+        "IMAGEBOARD_ANTISPAM": "off",
     }
-    yield Site(env, stream, prefix, redis_prefix, table, dsn, tmp_path)
+    board = f"r{uuid.uuid4().hex[:10]}"
+    subprocess.run(
+        [CLI, "create-board", board, "Roles", "--no-require-file"], env=env, check=True, capture_output=True, timeout=60
+    )
+    yield Site(env, stream, prefix, redis_prefix, table, dsn, tmp_path, board)
     _sql(dsn, f"DROP TABLE IF EXISTS {table}")
     _in_thread(_cleanup(stream, redis_prefix))
 
@@ -129,9 +137,7 @@ class Process:
         self.name = name
         self.log = logs / f"{name}.log"
         handle = self.log.open("wb")
-        self.popen = subprocess.Popen(
-            [sys.executable, *args], env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT
-        )
+        self.popen = subprocess.Popen(args, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
         handle.close()
 
     @property
@@ -178,7 +184,9 @@ async def wait_healthy(client: httpx.AsyncClient, url: str, process: Process, wi
 
 
 def role(name: str, site: Site, **env: str) -> Process:
-    return Process(name, ["-m", "imageboard.events.runtime", name.rstrip("0123456789")], {**site.env, **env}, site.logs)
+    """``imageboard serve --role <name without its digits>``, logging to ``<name>.log``."""
+    command = [CLI, "serve", "--role", name.rstrip("0123456789")]
+    return Process(name, command, {**site.env, **env}, site.logs)
 
 
 async def test_a_post_on_one_web_process_reaches_an_sse_stream_of_another_within_a_second(site: Site) -> None:
@@ -190,31 +198,29 @@ async def test_a_post_on_one_web_process_reaches_an_sse_stream_of_another_within
         IMAGEBOARD_WORKER_TASKS="tests.e2e.roles_jobs:register",
         IMAGEBOARD_WORKER_HEALTH_PORT=str(worker_port),
     )
-    web = Process("web", ["-m", "tests.e2e.roles_web"], {**site.env, "IMAGEBOARD_PORT": str(web_port)}, site.logs)
+    web = role("web", site, IMAGEBOARD_PORT=str(web_port))
     web_url, realtime_url = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{realtime_port}"
     latencies: list[float] = []
     async with processes(realtime, worker, web), httpx.AsyncClient(timeout=10) as client:
         await wait_healthy(client, f"{realtime_url}/healthz", realtime)
         await wait_healthy(client, f"http://127.0.0.1:{worker_port}/healthz", worker)
         await wait_healthy(client, f"{web_url}/healthz", web)
-        async with client.stream("GET", f"{realtime_url}/b/thread/1/events") as response:
+        thread = await _post(client, web_url, site.board, "a thread for the live stream")
+        async with client.stream("GET", f"{realtime_url}/{site.board}/thread/{thread}/events") as response:
             assert response.status_code == 200
             lines = response.aiter_lines()
             assert (await anext(lines)).startswith("retry:")
-            ids = []
-            for no in range(2, 12):
+            numbers = [thread]
+            for index in range(10):
                 started = time.monotonic()
-                posted = await client.post(f"{web_url}/b/thread/1/reply", json={"no": no, "comment": f"reply {no}"})
-                assert posted.status_code == 200, posted.text
-                ids.append(posted.json()["id"])
-                frame = await asyncio.wait_for(_next_event(lines), timeout=1.0)
+                numbers.append(await _post(client, web_url, site.board, f"reply {index}", thread))
+                frame = await asyncio.wait_for(_post_frame(lines, numbers[-1]), timeout=1.0)
                 latencies.append(time.monotonic() - started)
-                assert frame["id"] == ids[-1]
-                assert frame["event"] == "post.created"
-                assert f'"com":"reply {no}"' in frame["data"]
+                assert f"reply {index}" in frame["data"]
 
         async def indexed() -> bool:
-            return sorted(e for e, _pid, phase in await _rows(site) if phase == "completed") == sorted(ids)
+            done = sorted(int(e) for e, _pid, phase in await _rows(site) if phase == "completed")
+            return done == sorted(numbers)
 
         deadline = time.monotonic() + 10
         while not await indexed():
@@ -231,11 +237,32 @@ async def test_a_post_on_one_web_process_reaches_an_sse_stream_of_another_within
         assert "Application shutdown complete" in realtime.output()
 
 
-async def _next_event(lines: AsyncIterator[str]) -> dict[str, str]:
+async def _post(client: httpx.AsyncClient, web_url: str, board: str, comment: str, thread: int = 0) -> int:
+    """Post through the web process, as the post form does; returns the post's number."""
+    answer = await client.post(
+        f"{web_url}/{board}/post",
+        data={"com": f"{comment} {uuid.uuid4().hex[:6]}", "resto": str(thread)},
+        files={"upfile": ("", b"")},
+        headers={"accept": "application/json"},
+    )
+    assert answer.status_code == 201, answer.text
+    return int(answer.json()["no"])
+
+
+async def _post_frame(lines: AsyncIterator[str], no: int) -> dict[str, str]:
+    """The post.created frame of post ``no`` (the thread's own may come first)."""
+    while True:
+        frame = await _next_event(lines, "post.created")
+        if json.loads(frame["data"])["post_no"] == no:
+            return frame
+
+
+async def _next_event(lines: AsyncIterator[str], kind: str | None = None) -> dict[str, str]:
+    """The next event frame (of type ``kind``, when given: others are skipped)."""
     fields: dict[str, str] = {}
     async for line in lines:
         if not line:
-            if "event" in fields:
+            if "event" in fields and kind in (None, fields["event"]):
                 return fields
             fields = {}
             continue
@@ -293,3 +320,41 @@ async def test_a_worker_killed_mid_job_leaves_it_to_another_which_completes_it_o
         assert [pid for _e, pid, phase in rows if phase == "started"] == [victim, survivor.pid]
         print(f"job taken over and completed {taken_over_after:.1f} s after the SIGKILL")
         assert survivor.stop() == 0
+
+
+async def test_a_video_posted_on_a_web_process_is_finished_by_a_worker_process(site: Site) -> None:
+    web_port, realtime_port, worker_port = free_port(), free_port(), free_port()
+    realtime = role("realtime", site, IMAGEBOARD_PORT=str(realtime_port))
+    worker = role("worker", site, IMAGEBOARD_WORKER_HEALTH_PORT=str(worker_port))
+    web = role("web", site, IMAGEBOARD_PORT=str(web_port))
+    web_url, realtime_url = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{realtime_port}"
+    clip = samples.video(site.logs / "clip.webm", metadata=True).read_bytes()
+    async with processes(realtime, web), httpx.AsyncClient(timeout=30) as client:
+        await wait_healthy(client, f"{realtime_url}/healthz", realtime)
+        await wait_healthy(client, f"{web_url}/healthz", web)
+        thread = await _post(client, web_url, site.board, "videos below")
+        async with client.stream("GET", f"{realtime_url}/{site.board}/thread/{thread}/events") as stream:
+            lines = stream.aiter_lines()
+            assert (await anext(lines)).startswith("retry:")
+            answer = await client.post(
+                f"{web_url}/{site.board}/post",
+                data={"com": "my holiday", "resto": str(thread)},
+                files={"upfile": ("holiday.webm", clip, "video/webm")},
+                headers={"accept": "application/json"},
+            )
+            assert answer.status_code == 201, answer.text
+            no = int(answer.json()["no"])
+            page = await client.get(f"{web_url}/{site.board}/thread/{thread}")
+            assert "Processing the video" in page.text  # no worker runs yet: it waits
+
+            async with processes(worker):
+                await wait_healthy(client, f"http://127.0.0.1:{worker_port}/healthz", worker)
+                frame = await asyncio.wait_for(_next_event(lines, "file.processed"), timeout=30)
+                announced = json.loads(frame["data"])
+                assert (announced["post_no"], announced["status"]) == (no, "ready")
+                tim = announced["file"]["tim"]
+                page = await client.get(f"{web_url}/{site.board}/thread/{thread}")
+                assert "Processing the video" not in page.text and f"{tim}s.jpg" in page.text
+                original = await client.get(f"{web_url}/media/{site.board}/{tim}.webm")
+                assert original.status_code == 200 and samples.SECRET not in original.content
+                assert worker.stop() == 0

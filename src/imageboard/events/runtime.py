@@ -43,8 +43,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 LIVE_GROUP = "live"
 # The contexts' registrars ("module:function", called with the registry and the runtime), run
-# by every worker before those named in IMAGEBOARD_WORKER_TASKS.
-DEFAULT_TASKS: tuple[str, ...] = ()
+# by every worker (and by --role all, in the background) before those named in
+# IMAGEBOARD_WORKER_TASKS. One line per context; each does nothing when it has nothing to do.
+DEFAULT_TASKS: tuple[str, ...] = (
+    "imageboard.events.tasks:register",  # webhooks: signed, retried deliveries
+    "imageboard.media.tasks:register",  # thumbnails: videos posted as "processing"
+    "imageboard.search.tasks:register",  # search: indexing, with IMAGEBOARD_SEARCH_INDEXING=worker
+    "imageboard.boards.tasks:register",  # archive: file.processed for threads, archive pruning
+    "imageboard.moderation.tasks:register",  # purge-ips: addresses past their retention
+    "imageboard.web.tasks:register",  # cache: edge purge, with IMAGEBOARD_EDGE_PURGE=nginx|varnish
+)
 TaskRegistrar = Callable[[WorkerRegistry, "EventsRuntime"], None]
 
 
@@ -122,21 +130,6 @@ class EventsRuntime:
         return GroupOptions(**values)
 
     def _register_worker_groups(self) -> None:
-        if self.db is not None:
-            from imageboard.events.webhooks import WEBHOOK_GROUP, WebhookDispatcher
-
-            dispatcher = self.dispatcher = WebhookDispatcher(
-                self.db,
-                max_attempts=self.events.webhook_max_attempts,
-                base_delay=self.events.webhook_base_delay,
-                timeout=self.events.webhook_timeout,
-                allow_private=self.events.webhook_allow_private,
-            )
-
-            async def deliver(event: Event, _job: Job) -> None:
-                await dispatcher(event)
-
-            self.registry.register(WEBHOOK_GROUP, (">",), deliver, options=self.group_options(concurrency=8))
         for spec in dict.fromkeys([*DEFAULT_TASKS, *self.events.task_specs]):
             module_name, _, function_name = spec.partition(":")
             try:

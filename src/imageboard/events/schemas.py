@@ -131,6 +131,20 @@ class FileProcessed(ThreadEvent):
     file: dict[str, Any] = Field(default_factory=dict)
 
 
+class FileFinished(Event):
+    """A worker finished a file posted as "processing" (or gave up on it). Internal: the media
+    context knows the file, not the post's numbers; the boards context answers it by marking
+    the thread changed and announcing ``file.processed`` for it."""
+
+    public: ClassVar[bool] = False
+    type: Literal["file.finished"] = "file.finished"
+    board: str
+    post_id: int
+    tim: int
+    status: Literal["ready", "failed"] = "ready"
+    file: dict[str, Any] = Field(default_factory=dict)
+
+
 class ThreadUpdated(ThreadEvent):
     """A thread's state changed. Only the fields that changed are set."""
 
@@ -184,6 +198,7 @@ AnyEvent = Annotated[
     | PostDeleted
     | FileDeleted
     | FileProcessed
+    | FileFinished
     | ThreadUpdated
     | ThreadArchived
     | ThreadPruned
@@ -198,6 +213,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PostDeleted,
         FileDeleted,
         FileProcessed,
+        FileFinished,
         ThreadUpdated,
         ThreadArchived,
         ThreadPruned,
@@ -210,6 +226,7 @@ EventType = Literal[
     "post.deleted",
     "file.deleted",
     "file.processed",
+    "file.finished",
     "thread.updated",
     "thread.archived",
     "thread.pruned",

@@ -45,6 +45,12 @@ class EventSettings(BaseSettings):
     worker_health_port: int = Field(default=0, ge=0, le=65535, description="Health/metrics port; 0: none.")
     shutdown_timeout: float = Field(default=30.0, ge=0)
 
+    video_processing: Literal["worker", "inline"] = Field(
+        default="worker",
+        description="worker: a posted video shows as processing until a worker (or --role all) finishes it; "
+        "inline: in the request.",
+    )
+
     webhook_max_attempts: int = Field(default=6, ge=1, le=20)
     webhook_base_delay: float = Field(default=2.0, gt=0)
     webhook_timeout: float = Field(default=10.0, gt=0)

@@ -16,6 +16,10 @@ later. ``job.once()`` inserts ``(group, event id)`` into ``processed_events`` in
 handler's own transaction, so the database effects of a redelivered event happen once.
 Handlers whose effects are outside the database make them idempotent themselves (and say so).
 
+Periodic jobs run in every worker process, unless registered ``exclusive``: then each
+period's run is claimed in ``processed_events`` (group ``periodic:<name>``, the period's
+number as the id), so however many workers run, one of them runs it per period.
+
 ``Worker.stop()`` (SIGTERM) stops taking events, lets running handlers finish, and leaves.
 """
 
@@ -92,6 +96,11 @@ class Periodic:
     name: str
     every: float
     job: PeriodicJob
+    exclusive: bool = False
+
+    def slot(self, now: datetime) -> str:
+        """This period's id (26 characters, like an event id)."""
+        return f"{int(now.timestamp() // self.every):026d}"
 
 
 @dataclass
@@ -114,9 +123,12 @@ class WorkerRegistry:
             subjects = (subjects,)
         self.registrations[group] = Registration(group, tuple(subjects), handler, options or GroupOptions())
 
-    def every(self, name: str, seconds: float, job: PeriodicJob) -> None:
-        """A periodic job, run by every worker process (so it must be idempotent)."""
-        self.periodic[name] = Periodic(name, seconds, job)
+    def every(self, name: str, seconds: float, job: PeriodicJob, *, exclusive: bool = False) -> None:
+        """A periodic job, run by every worker process (so it must be idempotent), or with
+        ``exclusive`` by one of them per period (which needs the worker's database)."""
+        if seconds <= 0:
+            raise ValueError("a periodic job needs a positive period")
+        self.periodic[name] = Periodic(name, seconds, job, exclusive)
 
 
 @dataclass
@@ -193,12 +205,22 @@ class Worker:
         await asyncio.sleep(random.uniform(0, min(item.every, 30.0)))  # processes do not run in step
         while True:
             try:
-                await item.job()
+                if await self._claim_period(item):
+                    await item.job()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("periodic job %s failed", item.name)
             await asyncio.sleep(item.every * random.uniform(0.9, 1.1))
+
+    async def _claim_period(self, item: Periodic) -> bool:
+        """True when this process is to run the job now. A claimed period whose run then
+        fails is not retried: the next period is."""
+        if not item.exclusive or self.db is None:
+            return True
+        now = self.clock()
+        async with self.db.writer() as session:
+            return await repo.mark_processed(session, f"periodic:{item.name}"[:64], item.slot(now), now)
 
     async def _purge_processed(self) -> None:
         assert self.db is not None

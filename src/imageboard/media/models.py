@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from imageboard.core.db import Base
@@ -30,6 +30,7 @@ class MediaBlob(Base):
     height: Mapped[int] = mapped_column(Integer, default=0)
     duration: Mapped[float | None] = mapped_column(Float, nullable=True)
     has_audio: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    phash: Mapped[str | None] = mapped_column(String(16), nullable=True)  # dHash, hex (migration 0010)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -42,6 +43,12 @@ class Attachment(Base):
         Index("ix_attachments_post_position", "post_id", "position"),
         Index("ix_attachments_board_blob", "board_id", "blob_sha256"),
         Index("ix_attachments_blob", "blob_sha256", "deleted"),
+        Index(
+            "ix_attachments_processing",
+            "id",
+            postgresql_where=text("status = 'processing'"),
+            sqlite_where=text("status = 'processing'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -58,3 +65,7 @@ class Attachment(Base):
     thumb_box: Mapped[int] = mapped_column(Integer, default=0)  # 0: no thumbnail stored
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # ready, processing (a worker still makes its thumbnail and clean copy) or failed.
+    status: Mapped[str] = mapped_column(String(10), default="ready", server_default="ready")
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # a worker's lease
+    process_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

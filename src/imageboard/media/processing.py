@@ -12,6 +12,10 @@ The steps, for every kind of file:
 4. hashes are taken of the cleaned original, which is what gets stored.
 
 Temporary files live in ``workdir``; when a file is refused, none are left behind.
+
+Videos may be split in two (``defer_video``): the request checks the signature, the streams,
+the duration and the picture size from a probe — every refusal a person can act on — and
+keeps the upload as it came; :func:`finish_video` later does steps 2 to 4 in a worker.
 """
 
 from __future__ import annotations
@@ -41,7 +45,14 @@ from imageboard.media.strip import (
     clean_webp,
 )
 
-__all__ = ["MAX_DECODER_BUFFER", "ProcessedFile", "make_thumbnail", "process_upload", "sanitize_filename"]
+__all__ = [
+    "MAX_DECODER_BUFFER",
+    "ProcessedFile",
+    "finish_video",
+    "make_thumbnail",
+    "process_upload",
+    "sanitize_filename",
+]
 
 # Decoders of progressive JPEGs and interlaced PNGs hold the whole image at once (the rest
 # stream in strips); beyond this they are refused, which keeps one upload's peak memory
@@ -84,6 +95,12 @@ class ProcessedFile:
     thumb_width: int
     thumb_height: int
     filename: str  # sanitised display name WITHOUT extension
+    # The perceptual hash (``media.phash``), taken from the thumbnail's pixels: None for audio
+    # and for a video still pending (its worker takes it with the thumbnail).
+    phash: int | None = None
+    # A video only checked so far: ``original`` is the upload as it came (metadata and all),
+    # and finish_video must still make its clean copy and thumbnail.
+    pending: bool = False
 
 
 class _Scratch:
@@ -118,7 +135,8 @@ class _Result:
     height: int
     duration: float | None
     has_audio: bool | None
-    thumbnail: tuple[Path, int, int] | None
+    thumbnail: images.Thumbnail | None
+    thumb_path: Path | None
 
 
 def _check_pixels(width: int, height: int, limits: MediaLimits) -> None:
@@ -171,26 +189,33 @@ def _process_image(source: Path, fmt: Format, limits: MediaLimits, box: int, scr
                 raise refusals.animation_too_large(width, height, frames, limits)
             if fmt.key in ("gif", "webp"):  # libvips does not decode APNG frames
                 images.decode_all_frames(original, fmt.key)
-        thumb = scratch.new(".jpg")
-        thumb_width, thumb_height = images.thumbnail(original, fmt.key, box, thumb)
+        thumb_path = scratch.new(".jpg")
+        thumb = images.thumbnail(original, fmt.key, box, thumb_path)
     except images.VipsError:
         raise refusals.damaged("the picture could not be decoded") from None
-    return _Result(original, width, height, None, None, (thumb, thumb_width, thumb_height))
+    return _Result(original, width, height, None, None, thumb, thumb_path)
 
 
-def _process_media(source: Path, fmt: Format, limits: MediaLimits, box: int, scratch: _Scratch) -> _Result:
+def _check_media(source: Path, fmt: Format, limits: MediaLimits) -> video.Probe:
+    """What can be refused from a probe alone, before anything is decoded or copied."""
     is_video = fmt.kind == "video"
-    kind_word = "video" if is_video else "audio file"
     found = video.probe(source, fmt.key)
     video.check_streams(found, fmt.key, is_video)
     if found.duration is not None and found.duration > limits.max_video_seconds:
-        raise refusals.too_long(kind_word, found.duration, limits)
+        raise refusals.too_long("video" if is_video else "audio file", found.duration, limits)
     if is_video:
         stream = found.video
         assert stream is not None  # check_streams refused files without one
         if not stream.width or not stream.height:
             raise refusals.damaged("the picture size could not be read")
         _check_pixels(stream.width, stream.height, limits)
+    return found
+
+
+def _process_media(source: Path, fmt: Format, limits: MediaLimits, box: int, scratch: _Scratch) -> _Result:
+    is_video = fmt.kind == "video"
+    kind_word = "video" if is_video else "audio file"
+    _check_media(source, fmt, limits)
 
     original = scratch.new(fmt.ext)
     video.remux(source, original, fmt.key, is_video)
@@ -203,17 +228,17 @@ def _process_media(source: Path, fmt: Format, limits: MediaLimits, box: int, scr
     if stored.duration > limits.max_video_seconds:
         raise refusals.too_long(kind_word, stored.duration, limits)
     if not is_video:
-        return _Result(original, 0, 0, stored.duration, None, None)
+        return _Result(original, 0, 0, stored.duration, None, None, None)
     stream = stored.video
     assert stream is not None
     _check_pixels(stream.width, stream.height, limits)
-    width, height, thumbnail = _video_thumbnail(original, fmt, stored.duration, box, scratch)
-    return _Result(original, width, height, stored.duration, stored.audio is not None, thumbnail)
+    width, height, thumb, thumb_path = _video_thumbnail(original, fmt, stored.duration, box, scratch)
+    return _Result(original, width, height, stored.duration, stored.audio is not None, thumb, thumb_path)
 
 
 def _video_thumbnail(
     path: Path, fmt: Format, duration: float, box: int, scratch: _Scratch
-) -> tuple[int, int, tuple[Path, int, int]]:
+) -> tuple[int, int, images.Thumbnail, Path]:
     """Thumbnail of the frame at 1 s (0 s for videos of 2 s or less: the first frame of
     longer videos is often black). Also returns the displayed size (rotation applied)."""
     frame = scratch.new(".png")
@@ -226,13 +251,13 @@ def _video_thumbnail(
             raise refusals.damaged("no picture could be decoded")
         try:
             width, height = images.header(frame, "png")
-            thumb = scratch.new(".jpg")
-            thumb_width, thumb_height = images.thumbnail(frame, "png", box, thumb)
+            thumb_path = scratch.new(".jpg")
+            thumb = images.thumbnail(frame, "png", box, thumb_path)
         except images.VipsError:
             raise refusals.damaged("no picture could be decoded") from None
     finally:
         scratch.discard(frame)
-    return width, height, (thumb, thumb_width, thumb_height)
+    return width, height, thumb, thumb_path
 
 
 def _publishable(*paths: Path | None) -> None:
@@ -271,12 +296,19 @@ def _read_head(path: Path) -> bytes:
 
 
 def process_upload(
-    source: Path, client_filename: str, limits: MediaLimits, *, is_op: bool, workdir: Path
+    source: Path,
+    client_filename: str,
+    limits: MediaLimits,
+    *,
+    is_op: bool,
+    workdir: Path,
+    defer_video: bool = False,
 ) -> ProcessedFile:
     """Validate, clean and thumbnail an uploaded file. Raises the core errors on refusal.
 
     ``source`` is left untouched. All temp files are created inside ``workdir``; on
-    refusal nothing is left there.
+    refusal nothing is left there. With ``defer_video`` a video is only checked: the result
+    is ``pending``, its ``original`` is ``source`` itself and it has no thumbnail.
     """
     size = source.stat().st_size
     if size == 0:
@@ -284,7 +316,50 @@ def process_upload(
     if size > limits.max_file_bytes:
         raise refusals.file_too_big(size, limits)
     fmt = _identify_allowed(_read_head(source), limits)
-    box = limits.op_thumb if is_op else limits.reply_thumb
+    if defer_video and fmt.kind == "video":
+        return _checked_video(source, fmt, limits, client_filename)
+    return _finish(source, fmt, limits, limits.op_thumb if is_op else limits.reply_thumb, workdir, client_filename)
+
+
+def _checked_video(source: Path, fmt: Format, limits: MediaLimits, client_filename: str) -> ProcessedFile:
+    found = _check_media(source, fmt, limits)
+    video.read_through(source, fmt.key, True)
+    stream = found.video
+    assert stream is not None
+    sha256, md5_base64 = _digests(source)
+    return ProcessedFile(
+        kind="video",
+        ext=fmt.ext,
+        mime=fmt.mime,
+        original=source,
+        size=source.stat().st_size,
+        sha256=sha256,
+        md5_base64=md5_base64,
+        width=stream.width,
+        height=stream.height,
+        duration=found.duration,
+        has_audio=found.audio is not None,
+        thumbnail=None,
+        thumb_width=0,
+        thumb_height=0,
+        filename=sanitize_filename(client_filename),
+        pending=True,
+    )
+
+
+def finish_video(original: Path, limits: MediaLimits, box: int, workdir: Path) -> ProcessedFile:
+    """The deferred part of a video's processing: the remuxed clean copy, the decode that
+    proves it sound and the thumbnail. Raises the core errors when the file turns out broken
+    (a worker then marks it failed). ``filename`` of the result is empty."""
+    fmt = identify(_read_head(original)).format
+    if fmt is None or fmt.kind != "video":
+        raise refusals.damaged("the stored file is not a video")
+    return _finish(original, fmt, limits, box, workdir, None)
+
+
+def _finish(
+    source: Path, fmt: Format, limits: MediaLimits, box: int, workdir: Path, client_filename: str | None
+) -> ProcessedFile:
     scratch = _Scratch(workdir)
     try:
         if fmt.kind == "image":
@@ -296,8 +371,8 @@ def process_upload(
     except BaseException:
         scratch.discard_all()
         raise
-    thumb_path, thumb_width, thumb_height = result.thumbnail or (None, 0, 0)
-    _publishable(result.original, thumb_path)
+    thumb = result.thumbnail
+    _publishable(result.original, result.thumb_path)
     return ProcessedFile(
         kind=fmt.kind,
         ext=fmt.ext,
@@ -310,10 +385,11 @@ def process_upload(
         height=result.height,
         duration=result.duration,
         has_audio=result.has_audio,
-        thumbnail=thumb_path,
-        thumb_width=thumb_width,
-        thumb_height=thumb_height,
-        filename=sanitize_filename(client_filename),
+        thumbnail=result.thumb_path,
+        thumb_width=thumb.width if thumb is not None else 0,
+        thumb_height=thumb.height if thumb is not None else 0,
+        filename="" if client_filename is None else sanitize_filename(client_filename),
+        phash=thumb.phash if thumb is not None else None,
     )
 
 
@@ -328,17 +404,16 @@ def make_thumbnail(original: Path, kind: str, box: int, workdir: Path) -> tuple[
     scratch = _Scratch(workdir)
     try:
         if fmt.kind == "image":
-            thumb = scratch.new(".jpg")
+            thumb_path = scratch.new(".jpg")
             try:
-                width, height = images.thumbnail(original, fmt.key, box, thumb)
+                thumb = images.thumbnail(original, fmt.key, box, thumb_path)
             except images.VipsError:
                 raise refusals.damaged("the picture could not be decoded") from None
-            _publishable(thumb)
-            return thumb, width, height
-        stored = video.probe(original, fmt.key)
-        _, _, result = _video_thumbnail(original, fmt, stored.duration or 0.0, box, scratch)
-        _publishable(result[0])
-        return result
+        else:
+            stored = video.probe(original, fmt.key)
+            _, _, thumb, thumb_path = _video_thumbnail(original, fmt, stored.duration or 0.0, box, scratch)
+        _publishable(thumb_path)
+        return thumb_path, thumb.width, thumb.height
     except BaseException:
         scratch.discard_all()
         raise

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select, tuple_, update
+from sqlalchemy import delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -228,3 +228,84 @@ async def set_thumbnail_size(session: WriteSession, sha256: str, box: int, width
         .values(thumb_width=width, thumb_height=height)
         .execution_options(synchronize_session=False)
     )
+
+
+# --- background processing (videos finished by a worker) ---------------------------------
+
+
+async def claim_processing(
+    session: WriteSession, *, now: datetime, lease_until: datetime, board_uri: str | None, limit: int
+) -> list[AttachmentRow]:
+    """Take the lease on up to ``limit`` files waiting for a worker that nobody holds, oldest
+    first; each take counts as an attempt. PostgreSQL skips rows another worker is claiming."""
+    query = (
+        select(Attachment, MediaBlob)
+        .join(MediaBlob, MediaBlob.sha256 == Attachment.blob_sha256)
+        .where(
+            Attachment.status == "processing",
+            or_(Attachment.claimed_until.is_(None), Attachment.claimed_until < now),
+        )
+        .order_by(Attachment.id)
+        .limit(limit)
+    )
+    if board_uri is not None:
+        query = query.where(Attachment.board_uri == board_uri)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Attachment)
+    rows = [AttachmentRow(attachment=a, blob=b) for a, b in await session.execute(query)]
+    for row in rows:
+        row.attachment.claimed_until = lease_until
+        row.attachment.process_attempts += 1
+    await session.flush()
+    return rows
+
+
+async def finish_processing(
+    session: WriteSession, attachment_id: int, *, blob_sha256: str, thumb_box: int, thumb_width: int, thumb_height: int
+) -> bool:
+    """Swap the clean copy in and mark the file ready; False when it is no longer waiting."""
+    result = await session.execute(
+        update(Attachment)
+        .where(Attachment.id == attachment_id, Attachment.status == "processing")
+        .values(
+            status="ready",
+            blob_sha256=blob_sha256,
+            thumb_box=thumb_box,
+            thumb_width=thumb_width,
+            thumb_height=thumb_height,
+            claimed_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+async def fail_processing(session: WriteSession, attachment_id: int) -> bool:
+    result = await session.execute(
+        update(Attachment)
+        .where(Attachment.id == attachment_id, Attachment.status == "processing")
+        .values(status="failed", claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+async def release_processing(session: WriteSession, attachment_id: int) -> None:
+    """Give up a lease early (the work failed for a reason that may pass), so it is retried."""
+    await session.execute(
+        update(Attachment)
+        .where(Attachment.id == attachment_id, Attachment.status == "processing")
+        .values(claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def attachment_by_id(session: AnySession, attachment_id: int) -> AttachmentRow | None:
+    result = await session.execute(
+        select(Attachment, MediaBlob)
+        .join(MediaBlob, MediaBlob.sha256 == Attachment.blob_sha256)
+        .where(Attachment.id == attachment_id)
+        .execution_options(populate_existing=True)
+    )
+    row = result.one_or_none()
+    return None if row is None else AttachmentRow(attachment=row[0], blob=row[1])

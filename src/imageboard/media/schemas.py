@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 MediaKind = Literal["image", "video", "audio"]
+FileStatus = Literal["ready", "processing", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +33,4 @@ class FileView:
     url: str
     thumb_url: str
     deleted: bool = False     # the post stays, its file was removed (4chan's filedeleted)
+    status: FileStatus = "ready"  # processing: a worker still makes the thumbnail and clean copy

@@ -1,18 +1,43 @@
-"""Scheduled jobs of the media context: the blob garbage collector."""
+"""Event handlers and scheduled jobs of the media context: finishing videos posted as
+"processing", and the blob garbage collector.
+
+``register`` is a worker task registrar (``events.runtime.DEFAULT_TASKS``). The
+``thumbnails`` group wakes on every ``post.created`` with files and finishes the waiting
+videos of that board (``deferred.VideoFinisher``: leases, so two workers never work on one
+file, and a conditional swap, so a redelivered event changes nothing). A catch-up job, one
+worker per period, finishes what no event brought: posts held for approval, events a stopped
+process lost, leases of a killed worker that ran out. Each finished file is announced with
+``file.finished`` in the transaction that swaps it in; the boards context turns that into
+``file.processed`` for the thread (pages, caches and live updates follow). The ``media-gc``
+job, one worker per period, removes blobs no post references once the grace period is over.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import dataclasses
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
+from imageboard.core.db import WriteSession
+from imageboard.events import Event, FileFinished, Job, PostCreated, WorkerRegistry
+from imageboard.media.deferred import Finished, VideoFinisher
+from imageboard.media.limits import KNOWN_TYPES, MediaLimits
 from imageboard.media.service import MediaService
+from imageboard.media.storage import BlobStorage, make_storage
+
+if TYPE_CHECKING:
+    from imageboard.config import Settings
+    from imageboard.events.runtime import EventsRuntime
 
 log = logging.getLogger(__name__)
 
+MEDIA_GROUP = "thumbnails"
+SUBJECTS = ("post.created.*",)
+CATCH_UP_EVERY = 60.0
+PER_EVENT = 4  # files one event's handler takes on; the rest wait for the next event or the catch-up
+
 DEFAULT_GRACE = timedelta(hours=6)
-DEFAULT_INTERVAL = timedelta(hours=1)
 
 
 async def collect_garbage(media: MediaService, *, grace: timedelta = DEFAULT_GRACE) -> int:
@@ -25,20 +50,82 @@ async def collect_garbage(media: MediaService, *, grace: timedelta = DEFAULT_GRA
     return len(removed) + len(scratch)
 
 
-async def run_garbage_collector(
-    media: MediaService,
-    *,
-    every: timedelta = DEFAULT_INTERVAL,
-    grace: timedelta = DEFAULT_GRACE,
-    stop: asyncio.Event | None = None,
-) -> None:
-    """Collect garbage every ``every`` until ``stop`` is set (or the task is cancelled). A
-    failed pass (storage or database away) is logged and retried at the next interval."""
-    stop = stop or asyncio.Event()
-    while not stop.is_set():
-        try:
-            await collect_garbage(media, grace=grace)
-        except Exception:
-            log.exception("media gc pass failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=every.total_seconds())
+# --- finishing videos ------------------------------------------------------------------
+
+
+def storage_from_settings(settings: Settings) -> BlobStorage:
+    """The media storage the settings choose (the same the site's composition root builds)."""
+    if settings.media_storage == "s3":
+        if not settings.s3_bucket:
+            raise ValueError("IMAGEBOARD_MEDIA_STORAGE=s3 needs IMAGEBOARD_S3_BUCKET")
+        return make_storage(
+            "s3",
+            bucket=settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url or None,
+            region=settings.s3_region or None,
+            access_key=settings.s3_access_key or None,
+            secret_key=settings.s3_secret_key or None,
+            public_base_url=settings.s3_public_base_url or None,
+            key_prefix=settings.s3_key_prefix,
+        )
+    return make_storage("local", root=settings.media_root or settings.data_dir / "media")
+
+
+def limits_from_settings(settings: Settings) -> MediaLimits:
+    """The site-wide limits a finished video must still meet (the board's were met at posting)."""
+    return MediaLimits(
+        allowed=frozenset(KNOWN_TYPES),
+        max_pixels=settings.max_image_pixels,
+        max_dimension=settings.max_image_dimension,
+        max_video_seconds=settings.max_video_seconds,
+        max_gif_frames=settings.max_gif_frames,
+    )
+
+
+def finished_event(done: Finished) -> FileFinished:
+    return FileFinished(
+        board=done.board_uri,
+        post_id=done.post_id,
+        tim=done.tim,
+        status=done.status,
+        file=dataclasses.asdict(done.file),
+    )
+
+
+def register(registry: WorkerRegistry, runtime: EventsRuntime) -> None:
+    """The ``thumbnails`` group and the catch-up job."""
+    if runtime.db is None or MEDIA_GROUP in registry.registrations:
+        return
+    settings = runtime.settings
+    media = MediaService(
+        runtime.db,
+        storage_from_settings(settings),
+        media_base_url=settings.media_base_url,
+        workdir=settings.data_dir / "tmp",
+    )
+    finisher = VideoFinisher(media, limits_from_settings(settings))
+    publisher = runtime.publisher
+
+    def announce(session: WriteSession, done: Finished) -> None:
+        publisher.record(session, finished_event(done))
+
+    async def handle(event: Event, _job: Job) -> None:
+        if isinstance(event, PostCreated) and event.files:
+            await finisher.run(board_uri=event.board, limit=PER_EVENT, announce=announce)
+
+    async def catch_up() -> int:
+        done = await finisher.run(limit=20, announce=announce)
+        if done:
+            log.info("media: finished %d waiting files no event had brought", len(done))
+        return len(done)
+
+    # Two at a time per process: each runs ffmpeg, which uses a core of its own.
+    registry.register(MEDIA_GROUP, SUBJECTS, handle, options=runtime.group_options(concurrency=2))
+    registry.every("media-catch-up", CATCH_UP_EVERY, catch_up, exclusive=True)
+
+    grace = timedelta(hours=settings.media_gc_grace_hours)
+
+    async def gc() -> int:
+        return await collect_garbage(media, grace=grace)
+
+    registry.every("media-gc", settings.media_gc_interval_minutes * 60.0, gc, exclusive=True)

@@ -4,7 +4,8 @@ ffmpeg runs as a subprocess: no shell, stdin closed, a timeout on every run, the
 demuxer forced from the detected format (never probed, so a file cannot turn itself into
 an HLS playlist or a concat script), and only the ``file`` protocol allowed for reading.
 
-A file goes through four runs:
+A file goes through four runs (a video finished by a worker gets a fifth on the request
+path, :func:`read_through`, so a broken container is still refused there):
 
 1. *probe* the upload (``ffmpeg -i``, no output) for streams, codecs and sizes, so wrong
    codecs and oversized frames are refused before anything is decoded;
@@ -231,6 +232,20 @@ def remux(source: Path, target: Path, fmt: str, is_video: bool) -> None:
     problem = _damage(log)
     if code != 0 or problem:
         raise refusals.damaged(problem or "the streams could not be copied")
+
+
+def read_through(path: Path, fmt: str, is_video: bool) -> None:
+    """Read every packet of the streams that would be kept, decoding nothing (a stream copy
+    to the null muxer: milliseconds): a truncated or corrupt container is refused on the
+    request path even when the remux and the decode are left to a worker."""
+    maps = ["-map", "0:V:0", "-map", "0:a:0?"] if is_video else ["-map", "0:a:0"]
+    code, log = _run(
+        ["-loglevel", "level+warning", *_input(path, fmt), *maps, "-c", "copy", "-f", "null", "-"],
+        PASS_TIMEOUT,
+    )
+    problem = _damage(log)
+    if code != 0 or problem:
+        raise refusals.damaged(problem or "the streams could not be read")
 
 
 def verify(path: Path, fmt: str, is_video: bool) -> Probe:

@@ -1,13 +1,16 @@
 """Scheduled jobs of the moderation context.
 
-``purge_old_ips`` runs from the app's maintenance loop and from the ``imageboard purge-ips``
-command: addresses are personal data, kept only as long as moderation needs them.
+``purge_old_ips`` runs as the worker's hourly ``purge-ips`` job (one worker per period,
+``register``) and from the ``imageboard purge-ips`` command: addresses are personal data,
+kept only as long as moderation needs them.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from imageboard.boards import staff
 from imageboard.core.clock import utcnow
@@ -15,7 +18,14 @@ from imageboard.core.db import Database
 from imageboard.moderation import repository as repo
 from imageboard.moderation.schemas import PurgeResult
 
+if TYPE_CHECKING:
+    from imageboard.events import WorkerRegistry
+    from imageboard.events.runtime import EventsRuntime
+
+log = logging.getLogger(__name__)
+
 DEFAULT_RETENTION_DAYS = 30
+PURGE_EVERY = 3600.0
 
 
 async def purge_old_ips(
@@ -37,3 +47,18 @@ async def purge_old_ips(
         warnings = await repo.delete_old_warnings(session, cutoff)
         bans = await repo.delete_old_bans(session, cutoff)
     return PurgeResult(post_ips=post_ips, report_ips=report_ips, warnings=warnings, bans=bans)
+
+
+def register(registry: WorkerRegistry, runtime: EventsRuntime) -> None:
+    """The hourly ``purge-ips`` job (a worker task registrar, ``events.runtime.DEFAULT_TASKS``)."""
+    db = runtime.db
+    if db is None or "purge-ips" in registry.periodic:
+        return
+
+    async def purge() -> int:
+        purged = await purge_old_ips(db)
+        if purged.post_ips or purged.report_ips or purged.bans or purged.warnings:
+            log.info("removed addresses past retention: %s", purged)
+        return purged.post_ips + purged.report_ips + purged.bans + purged.warnings
+
+    registry.every("purge-ips", PURGE_EVERY, purge, exclusive=True)

@@ -35,6 +35,7 @@ def test_every_event_type_round_trips_through_json(event_type: str) -> None:
         "post.deleted": {"board": "b", "thread_no": 1, "post_no": 2},
         "file.deleted": {"board": "b", "thread_no": 1, "post_no": 2, "sha256": "ab" * 32},
         "file.processed": {"board": "b", "thread_no": 1, "post_no": 2, "sha256": "ab" * 32},
+        "file.finished": {"board": "b", "post_id": 9, "tim": 1700000000000123, "status": "failed"},
         "thread.updated": {"board": "b", "thread_no": 1, "sticky": True},
         "thread.archived": {"board": "b", "thread_no": 1},
         "thread.pruned": {"board": "b", "thread_no": 1},

@@ -102,7 +102,8 @@ async def test_the_all_role_wires_outbox_bus_worker_and_live_hub(database: Datab
     runtime = EventsRuntime(settings, events, db=database, role="all")
     await runtime.start()
     assert isinstance(runtime.bus, MemoryBus) and isinstance(runtime.hub, MemoryLiveHub)
-    assert set(runtime.registry.registrations) == {"webhooks", "probe", "live"}
+    # The contexts' groups (DEFAULT_TASKS; search indexes inline here), the named one, live.
+    assert set(runtime.registry.registrations) == {"webhooks", "thumbnails", "archive", "probe", "live"}
     event = post()
     async with database.writer() as session:
         runtime.publisher.record(session, event)
