@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -38,8 +36,8 @@ from imageboard.events import EventSettings
 from imageboard.events.routes import sse_gateway
 from imageboard.events.runtime import EventsRuntime
 from imageboard.media import BlobStorage, MediaService, make_storage
+from imageboard.media.board_images import BoardImages
 from imageboard.media.routes import build_media_router
-from imageboard.media.tasks import run_garbage_collector
 from imageboard.media.uploads import SiteMediaLimits
 from imageboard.moderation import ModerationService
 from imageboard.moderation.routes import capcode_for, install_moderation
@@ -54,7 +52,6 @@ from imageboard.web.templating import make_environment
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "web" / "static"
-MAINTENANCE_INTERVAL = 300.0
 MEDIA_PREFIX = "/media"
 
 
@@ -105,6 +102,7 @@ def create_app(
         media_base_url=settings.media_base_url,
         workdir=settings.data_dir / "tmp",
         clock=clock,
+        defer_video=events.video_processing == "worker",  # the media worker group finishes them
     )
     boards = BoardsService(db, secret=settings.secret, clock=clock, media=media, events=runtime.publisher)
     page_cache = make_page_cache(settings)
@@ -112,6 +110,11 @@ def create_app(
     # Moderation: bans, warnings, word filters and the approval queue screen every new post.
     moderation = ModerationService(db, boards, accounts, clock=clock)
     boards.screen = moderation.screen
+    # Moderation acts on files (delete, spoiler, file bans) and stores board images through
+    # the media context; media refuses banned files before storing them.
+    moderation.use_files(media)
+    moderation.use_images(BoardImages(media))
+    media.file_screen = moderation.screen_file
     # Search: a new post is indexed in its posting transaction (inline), or by the search
     # worker group from its post.created event (worker; the all role runs that group itself).
     search = SearchService(db, clock=clock)
@@ -134,27 +137,11 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         antispam.log_startup()
         await runtime.start()
-        stop = asyncio.Event()
-        background = [
-            asyncio.create_task(_maintenance(boards, moderation)),
-            asyncio.create_task(
-                run_garbage_collector(
-                    media,
-                    every=timedelta(minutes=settings.media_gc_interval_minutes),
-                    grace=timedelta(hours=settings.media_gc_grace_hours),
-                    stop=stop,
-                )
-            ),
-        ]
+        # Scheduled work (archive pruning, address retention, media garbage collection) is
+        # the worker's: periodic jobs that one worker claims per period (each context's tasks.py).
         try:
             yield
         finally:
-            stop.set()
-            for task in background:
-                task.cancel()
-            for task in background:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
             await runtime.stop(grace=5)
             await antispam.aclose()
             if page_cache is not None:
@@ -218,7 +205,11 @@ def create_app(
     # JSON documents before pages: /boards.json and /b/1.json must not be taken for HTML.
     app.include_router(
         build_fourchan_router(
-            boards, media_base_url=settings.media_base_url, site_name=settings.site_name, public_url=settings.public_url
+            boards,
+            media_base_url=settings.media_base_url,
+            site_name=settings.site_name,
+            public_url=settings.public_url,
+            cache=page_cache,
         )
     )
     app.include_router(build_swagger_router())
@@ -240,8 +231,9 @@ def create_app(
     app.add_middleware(LanguageSelector, forced=settings.language)
     app.add_middleware(ReadYourWrites)
     app.add_middleware(SameOriginWrites)
-    app.add_middleware(ReadRateLimit, antispam=antispam)
-    app.add_middleware(FloodGate, antispam=antispam)
+    if antispam.enabled:  # off (fixed at start-up): these layers would only pass requests on
+        app.add_middleware(ReadRateLimit, antispam=antispam)
+        app.add_middleware(FloodGate, antispam=antispam)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ClientAddress, trusted=antispam.trusted_proxies)
     app.add_middleware(SecurityHeaders)
@@ -302,21 +294,3 @@ async def _error(
     return await pages.render(
         request, "pages/error.html", status_code=status, status=status, message=message, back=back
     )
-
-
-async def _maintenance(boards: BoardsService, moderation: ModerationService | None = None) -> None:
-    while True:
-        await asyncio.sleep(MAINTENANCE_INTERVAL)
-        try:
-            removed = await boards.prune_archives()
-            if removed:
-                log.info("pruned %d archived threads", removed)
-        except Exception:
-            log.exception("maintenance pass failed")
-        if moderation is not None:  # moderation: forget posters' addresses past their retention
-            try:
-                purged = await moderation.purge_old_ips()
-                if purged.post_ips or purged.report_ips or purged.bans:
-                    log.info("removed addresses past retention: %s", purged)
-            except Exception:
-                log.exception("IP retention pass failed")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pyotp
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, FilePayload, Page, expect
 
 from .conftest import RunningServer, start_server, stop_server
 
@@ -176,3 +176,99 @@ async def test_admin_signs_in_with_two_factors(site: RunningServer, browser: Bro
         assert response is not None and response.status == 401
     finally:
         await context.close()
+
+
+def _png(width: int, height: int, seed: int) -> bytes:
+    import pyvips
+
+    xy = pyvips.Image.xyz(width, height)
+    x, y = xy[0], xy[1]
+    r = ((x * (360 / (150 + 20 * seed))).sin() * 90 + 128).cast("uchar")
+    g = (((x + 2 * y) * (360 / (200 + 45 * seed))).cos() * 90 + 128).cast("uchar")
+    b = ((y * (360 / (120 + 30 * seed))).sin() * 90 + 128).cast("uchar")
+    return bytes(r.bandjoin([g, b]).copy(interpretation="srgb").write_to_buffer(".png"))
+
+
+async def test_owner_uploads_a_banner_and_bans_a_file(site: RunningServer, browser: Browser) -> None:
+    """An administrator makes a user the owner of /b/; the owner uploads a banner, which every
+    visitor then sees at the top of the board, and bans a posted picture, which is refused
+    when posted again. Staff and poster both without JavaScript."""
+    create_staff(site, "siteowner", "admin")
+    result = site.cli("create-user", "bowner", input_text=PASSWORD + "\n")
+    assert result.returncode == 0, result.stderr
+    admin_ctx = await new_context(browser, javascript=False)
+    owner_ctx = await new_context(browser, javascript=False)
+    poster_ctx = await new_context(browser, javascript=False)
+    try:
+        admin = await admin_ctx.new_page()
+        await sign_in_with_two_factors(admin, site, "siteowner")
+        await admin.goto(site.url + "/staff/board/b")
+        await admin.get_by_label("Username").fill("bowner")
+        await admin.get_by_label("Role").select_option("owner")
+        await admin.locator("form[action='/staff/board/b/staff']").get_by_role("button", name="Save").click()
+        await expect(admin.locator(".staff-table")).to_contain_text("bowner")
+
+        owner = await owner_ctx.new_page()
+        errors = watch_console(owner)
+        await owner.goto(site.url + "/login")
+        await owner.get_by_label("Username").fill("bowner")
+        await owner.get_by_label("Password").fill(PASSWORD)
+        await owner.get_by_role("button", name="Sign in").click()
+        await expect(owner).to_have_url(site.url + "/staff")
+        await owner.goto(site.url + "/staff/board/b")
+        # A banner of the wrong size is refused with a message saying what to do.
+        await owner.get_by_label("Banner image").set_input_files(
+            files=[FilePayload(name="wide.png", mimeType="image/png", buffer=_png(600, 100, 1))]
+        )
+        await owner.get_by_role("button", name="Upload banner").click()
+        await expect(owner.get_by_text("A banner must be exactly 300×100 pixels")).to_be_visible()
+        await owner.goto(site.url + "/staff/board/b")
+        await owner.get_by_label("Banner image").set_input_files(
+            files=[FilePayload(name="banner.png", mimeType="image/png", buffer=_png(300, 100, 2))]
+        )
+        await owner.get_by_role("button", name="Upload banner").click()
+        await expect(owner).to_have_url(site.url + "/staff/board/b")  # back to the page it came from
+        await expect(owner.locator(".banner-item img")).to_have_count(1)
+
+        # Every visitor sees the banner at the top of the board (a real, loaded picture).
+        poster = await poster_ctx.new_page()
+        await poster.goto(site.url + "/b/")
+        banner = poster.locator(".board-banner img")
+        await expect(banner).to_have_attribute("src", "/b/banner")
+        await poster.wait_for_function(
+            "() => { const i = document.querySelector('.board-banner img');"
+            " return i && i.complete && i.naturalWidth > 0 }"
+        )
+        assert await banner.evaluate("i => [i.naturalWidth, i.naturalHeight]") == [300, 100]
+
+        # The poster starts a thread with a picture; the owner bans that file from the post.
+        picture = FilePayload(name="cat.png", mimeType="image/png", buffer=_png(320, 240, 3))
+        await poster.get_by_label("Subject").fill("My picture")
+        await poster.get_by_label("Comment").fill("Look at this")
+        await poster.get_by_label("Files").set_input_files(files=[picture])
+        await poster.get_by_role("button", name="New Thread").click()
+        await expect(poster).to_have_url(re.compile(r"/b/thread/\d+#p\d+$"))
+        op = int(re.search(r"/thread/(\d+)", poster.url).group(1))  # type: ignore[union-attr]
+        await owner.goto(f"{site.url}/b/thread/{op}")
+        await owner.locator(f"#p{op} .modmenu summary").click()
+        await owner.locator(f"#p{op} .modmenu").get_by_role("link", name="Ban file").click()
+        await expect(owner).to_have_url(f"{site.url}/staff/post/b/{op}#ban-file")
+        form = owner.locator("#ban-file form")
+        await form.get_by_label("Reason").fill("Not on this board, please.")
+        await form.get_by_role("button", name="Ban file").click()
+        await expect(owner).to_have_url(f"{site.url}/staff/post/b/{op}")
+
+        # Posted again, the same picture is refused before anything is stored.
+        await poster.goto(f"{site.url}/b/thread/{op}")
+        await poster.get_by_label("Comment").fill("Again!")
+        await poster.get_by_label("Files").set_input_files(files=[picture])
+        await poster.get_by_role("button", name="Post Reply").click()
+        await expect(poster.get_by_text("This file is banned on /b/")).to_be_visible()
+        await expect(poster.get_by_text("Not on this board, please.")).to_be_visible()
+        await poster.goto(f"{site.url}/b/thread/{op}")
+        await expect(poster.get_by_text("Again!")).to_have_count(0)
+        blocked = [e for e in errors if "Content Security Policy" in e or "Refused" in e]
+        assert not blocked, blocked
+    finally:
+        for context in (admin_ctx, owner_ctx, poster_ctx):
+            await context.close()

@@ -128,6 +128,8 @@ def post_json(post: PostView, board: BoardView) -> Json:
             )
             if first.spoiler:
                 data["spoiler"] = 1
+                if board.custom_spoiler:  # the board's one custom spoiler image (4chan: 1-10)
+                    data["custom_spoiler"] = 1
     return data
 
 
@@ -267,6 +269,8 @@ def board_json(board: BoardView, limits: FourchanLimits) -> Json:
         "require_subject": board.require_subject,
     }
     data.update({name: 1 for name, enabled in flags.items() if enabled})
+    if board.custom_spoiler and not board.text_only:
+        data["custom_spoilers"] = 1
     return data
 
 

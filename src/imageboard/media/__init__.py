@@ -1,6 +1,7 @@
 """Files attached to posts: validation, thumbnails, metadata removal, storage, serving."""
 
 from imageboard.media.limits import MediaLimits, describe_allowed
+from imageboard.media.phash import perceptual_hash
 from imageboard.media.schemas import FileView, MediaKind
 from imageboard.media.service import IngestedFile, MediaService, StoredFile
 from imageboard.media.storage import BlobStorage, make_storage
@@ -15,4 +16,5 @@ __all__ = [
     "StoredFile",
     "describe_allowed",
     "make_storage",
+    "perceptual_hash",
 ]

@@ -8,7 +8,9 @@ operation cache, two worker threads.
 
 from __future__ import annotations
 
+import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,9 @@ from typing import Any
 os.environ.setdefault("VIPS_BLOCK_UNTRUSTED", "1")
 
 import pyvips  # (must follow the environment variable)
+
+from imageboard.media import phash
+from imageboard.media.detect import HEAD_BYTES, identify
 
 # The loader classes (parents of their *File/*Buffer/*Source variants) we call by name.
 # Everything else — SVG, PDF, TIFF, matrix/CSV text, UltraHDR, vips native... — stays
@@ -40,6 +45,10 @@ BACKGROUND = 238.0
 
 
 def _configure() -> None:
+    # pyvips hands every libvips message to Python logging; at INFO that is two dozen records
+    # per thumbnail ("selected loader", "shrinkv by 8", ...), each taking the GIL from a
+    # libvips thread and formatted into the JSON log — a large share of an upload's CPU.
+    logging.getLogger("pyvips").setLevel(logging.WARNING)
     pyvips.block_untrusted_set(True)
     pyvips.operation_block_set("VipsForeignLoad", True)
     for name in _ALLOWED_LOADERS:
@@ -138,11 +147,53 @@ def _to_srgb_jpeg_ready(image: Image) -> Image:
     return image
 
 
-def thumbnail(path: Path, fmt: str, box: int, target: Path) -> tuple[int, int]:
-    """Write a JPEG thumbnail of the first frame fitting ``box``×``box``, never enlarged."""
+@dataclass(frozen=True, slots=True)
+class Thumbnail:
+    width: int
+    height: int
+    phash: int  # the picture's perceptual hash, taken from the thumbnail's pixels
+
+
+def _render_thumbnail(path: Path, fmt: str, box: int) -> Image:
+    """The first frame fitting ``box``×``box`` (never enlarged), sRGB and flattened, in
+    memory: the JPEG and the perceptual hash both read it, and a sequential loader cannot
+    be read twice (nor should a file be decoded twice)."""
     width, height = header(path, fmt)
     image = _open_for_thumbnail(path, fmt, width, height, box)
     thumb = image.thumbnail_image(box, height=box, size="down", no_rotate=True)
-    thumb = _to_srgb_jpeg_ready(thumb)
+    return _to_srgb_jpeg_ready(thumb).copy_memory()
+
+
+def thumbnail(path: Path, fmt: str, box: int, target: Path) -> Thumbnail:
+    """Write a JPEG thumbnail of the first frame fitting ``box``×``box``, never enlarged,
+    and take the perceptual hash from the same pixels."""
+    thumb = _render_thumbnail(path, fmt, box)
     thumb.jpegsave(str(target), Q=THUMBNAIL_QUALITY, optimize_coding=True, keep=pyvips.enums.ForeignKeep.NONE)
-    return int(thumb.width), int(thumb.height)
+    return Thumbnail(int(thumb.width), int(thumb.height), _dhash(thumb))
+
+
+def _dhash(thumb: Image) -> int:
+    # A thumbnail is at most a few hundred pixels a side and already in memory: this
+    # shrink costs microseconds.
+    small = thumb.thumbnail_image(phash.WIDTH, height=phash.HEIGHT, size="force", no_rotate=True)
+    small = small.colourspace("b-w")
+    if small.bands > 1:
+        small = small.extract_band(0)
+    return phash.hash_pixels(bytes(small.cast("uchar").write_to_memory()))
+
+
+def perceptual_hash(path: Path, box: int) -> int:
+    """The perceptual hash of an image file as ingest takes it (see ``phash``); raises
+    ValueError when it is not an image we read."""
+    with path.open("rb") as stream:
+        fmt = identify(stream.read(HEAD_BYTES)).format
+    if fmt is None or fmt.kind != "image":
+        raise ValueError("not an image: JPEG, PNG, GIF, WebP and AVIF files can be hashed")
+    try:
+        thumb = _render_thumbnail(path, fmt.key, box)
+        # Ingest hashes the upright copy it stores (write_upright_jpeg); a camera's file still
+        # carries its EXIF orientation, so turn the thumbnail the same way.
+        return _dhash(thumb.autorot() if fmt.key == "jpg" else thumb)
+    except VipsError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "it could not be decoded"
+        raise ValueError(f"not an image: {first}") from None

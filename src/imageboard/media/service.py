@@ -17,7 +17,7 @@ import logging
 import secrets
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,7 +30,7 @@ from imageboard.core.db import Database, ReadSession, WriteSession
 from imageboard.core.errors import DomainError, InsufficientStorage
 from imageboard.media import repository as repo
 from imageboard.media.models import Attachment, MediaBlob
-from imageboard.media.schemas import FileView, MediaKind
+from imageboard.media.schemas import FileStatus, FileView, MediaKind
 from imageboard.media.storage import BlobNotFound, BlobStorage, ParsedKey, original_key, parse_key, thumbnail_key
 
 if TYPE_CHECKING:
@@ -52,15 +52,17 @@ _tim_counter = itertools.count(secrets.randbelow(1000))
 # --- the processing modules (imported when first used: they load libvips) ---------------
 
 Processor = Callable[..., "ProcessedFile"]  # process_upload's signature
+FileScreen = Callable[[str, str, "int | None"], Awaitable[None]]
+Screen = Callable[["IngestedFile"], Awaitable[None]]
 Thumbnailer = Callable[[Path, str, int, Path], "tuple[Path, int, int] | None"]  # make_thumbnail's
 
 
 def _default_processor(
-    source: Path, client_filename: str, limits: MediaLimits, *, is_op: bool, workdir: Path
+    source: Path, client_filename: str, limits: MediaLimits, *, is_op: bool, workdir: Path, defer_video: bool = False
 ) -> ProcessedFile:
     from imageboard.media.processing import process_upload
 
-    return process_upload(source, client_filename, limits, is_op=is_op, workdir=workdir)
+    return process_upload(source, client_filename, limits, is_op=is_op, workdir=workdir, defer_video=defer_video)
 
 
 def _default_thumbnailer(original: Path, kind: str, box: int, workdir: Path) -> tuple[Path, int, int] | None:
@@ -99,6 +101,11 @@ class IngestedFile:
     thumb_box: int  # 0: no thumbnail was made
     thumb_width: int
     thumb_height: int
+    phash: int | None = None  # 64-bit dHash for file bans (None: audio, or a video still processing)
+    # A video stored as uploaded, for a worker to finish (media.tasks); ``pending_box`` is
+    # the thumbnail size it is to get.
+    pending: bool = False
+    pending_box: int = 0
 
     @property
     def key(self) -> str:
@@ -147,6 +154,7 @@ class MediaService:
         clock: Callable[[], datetime] = utcnow,
         processor: Processor | None = None,
         thumbnailer: Thumbnailer | None = None,
+        defer_video: bool = False,
     ) -> None:
         self.db = db
         self.storage = storage
@@ -156,21 +164,38 @@ class MediaService:
         self.clock = clock
         self._process: Processor = processor or _default_processor
         self._thumbnail: Thumbnailer = thumbnailer or _default_thumbnailer
+        # Videos are only checked on the request path; a worker (media.tasks) finishes them.
+        self.defer_video = defer_video
+        # Set by the composition root (moderation's file bans): (board, sha256, phash) -> raises.
+        self.file_screen: FileScreen | None = None
 
     # --- upload -----------------------------------------------------------------------
 
     async def ingest(
-        self, upload: Path, client_filename: str, limits: MediaLimits, *, is_op: bool, spoiler: bool
+        self,
+        upload: Path,
+        client_filename: str,
+        limits: MediaLimits,
+        *,
+        is_op: bool,
+        spoiler: bool,
+        screen: Screen | None = None,
     ) -> IngestedFile:
         """Check and clean an upload, store the original and its thumbnail. Raises the
-        processing modules' DomainErrors for files we refuse. The caller owns ``upload``."""
+        processing modules' DomainErrors for files we refuse, and whatever ``screen`` raises
+        (a banned file) before anything is stored. The caller owns ``upload``."""
         await asyncio.to_thread(self.workdir.mkdir, parents=True, exist_ok=True)
         scratch = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="ingest-", dir=self.workdir))
         processed: ProcessedFile | None = None
         try:
+            extra = {"defer_video": True} if self.defer_video else {}
             processed = await asyncio.to_thread(
-                self._process, upload, client_filename, limits, is_op=is_op, workdir=scratch
+                self._process, upload, client_filename, limits, is_op=is_op, workdir=scratch, **extra
             )
+            pending = bool(getattr(processed, "pending", False))
+            # Processing took it from the thumbnail it rendered (media.phash), so the file is not
+            # decoded again; a processor handed in (tests) need not carry one.
+            perceptual: int | None = getattr(processed, "phash", None)
             box = limits.op_thumb if is_op else limits.reply_thumb
             ingested = IngestedFile(
                 sha256=processed.sha256,
@@ -188,7 +213,12 @@ class MediaService:
                 thumb_box=box if processed.thumbnail is not None else 0,
                 thumb_width=processed.thumb_width if processed.thumbnail is not None else 0,
                 thumb_height=processed.thumb_height if processed.thumbnail is not None else 0,
+                phash=perceptual,
+                pending=pending,
+                pending_box=box if pending else 0,
             )
+            if screen is not None:
+                await screen(ingested)
             await self._store(ingested.key, processed.original, processed.mime)
             if processed.thumbnail is not None and ingested.thumb_key is not None:
                 await self._store(ingested.thumb_key, processed.thumbnail, THUMB_MIME)
@@ -234,9 +264,11 @@ class MediaService:
                 "blob_sha256": file.sha256,
                 "filename": file.filename[:255],
                 "spoiler": file.spoiler,
-                "thumb_width": file.thumb_width,
+                # While processing, thumb_width holds the box the worker is to fit.
+                "thumb_width": file.pending_box if file.pending else file.thumb_width,
                 "thumb_height": file.thumb_height,
                 "thumb_box": file.thumb_box,
+                "status": "processing" if file.pending else "ready",
                 "deleted": False,
                 "created_at": now,
             }
@@ -296,7 +328,9 @@ class MediaService:
 
     async def resolve(self, session: ReadSession | WriteSession, board_uri: str, tim: int) -> StoredFile | None:
         row = await repo.attachment_by_tim(session, board_uri, tim)
-        if row is None:
+        # Until a worker made the clean copy, the stored bytes still carry the uploader's
+        # metadata: they are never served.
+        if row is None or row.attachment.status != "ready":
             return None
         a, b = row.attachment, row.blob
         return StoredFile(
@@ -319,7 +353,12 @@ class MediaService:
     def _view(self, a: Attachment, b: MediaBlob) -> FileView:
         base = f"{self.media_base_url}/{a.board_uri}/{a.tim}"
         kind: MediaKind = "video" if b.kind == "video" else "audio" if b.kind == "audio" else "image"
-        if a.spoiler:
+        status: FileStatus = "processing" if a.status == "processing" else "failed" if a.status == "failed" else "ready"
+        # The hashes of a file not finished are those of the raw upload: not shown.
+        sha256, md5_base64 = (b.sha256, b.md5_base64) if status == "ready" else ("", "")
+        if status != "ready":
+            thumb_url, tw, th = f"{self.static_base_url}/img/{status}.svg", PLACEHOLDER_SIZE, PLACEHOLDER_SIZE
+        elif a.spoiler:
             thumb_url, tw, th = f"{self.static_base_url}/img/spoiler.png", PLACEHOLDER_SIZE, PLACEHOLDER_SIZE
         elif kind == "audio":
             thumb_url, tw, th = f"{self.static_base_url}/img/audio.png", PLACEHOLDER_SIZE, PLACEHOLDER_SIZE
@@ -338,14 +377,15 @@ class MediaService:
             height=b.height,
             thumb_width=tw,
             thumb_height=th,
-            md5_base64=b.md5_base64,
-            sha256=b.sha256,
+            md5_base64=md5_base64,
+            sha256=sha256,
             spoiler=a.spoiler,
             duration=b.duration,
             has_audio=b.has_audio,
             url=f"{base}{b.ext}",
             thumb_url=thumb_url,
             deleted=a.deleted,
+            status=status,
         )
 
     # --- deleting ---------------------------------------------------------------------
@@ -356,6 +396,26 @@ class MediaService:
         if not post_ids:
             return 0
         return await repo.mark_deleted(session, post_ids)
+
+    async def spoiler_files_of_posts(self, session: WriteSession, post_ids: Sequence[int]) -> int:
+        """Show the posts' live files behind the spoiler image (a staff action). Returns how
+        many files were newly spoilered; the caller marks the thread changed."""
+        changed = 0
+        for row in await repo.attachments_of_posts(session, post_ids) if post_ids else []:
+            if not row.attachment.deleted and not row.attachment.spoiler:
+                row.attachment.spoiler = True
+                changed += 1
+        await session.flush()
+        return changed
+
+    async def file_hashes_of_posts(
+        self, session: ReadSession | WriteSession, post_ids: Sequence[int]
+    ) -> list[tuple[str, int | None]]:
+        """(SHA-256, perceptual hash) of each file on the posts, deleted ones too (for file bans)."""
+        hashes: dict[str, int | None] = {}
+        for row in await repo.attachments_of_posts(session, post_ids) if post_ids else []:
+            hashes[row.blob.sha256] = int(row.blob.phash, 16) if row.blob.phash else None
+        return list(hashes.items())
 
     # --- garbage collection -----------------------------------------------------------
 
@@ -498,6 +558,7 @@ def _blob_values(file: IngestedFile, now: datetime) -> dict[str, Any]:
         "height": file.height,
         "duration": file.duration,
         "has_audio": file.has_audio,
+        "phash": f"{file.phash:016x}" if file.phash is not None else None,
         "created_at": now,
     }
 

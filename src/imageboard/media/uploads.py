@@ -7,7 +7,7 @@ import asyncio
 import errno
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -67,22 +67,37 @@ async def ingest_uploads(
     max_files: int,
     is_op: bool,
     spoiler: bool,
+    board: str | None = None,
 ) -> tuple[IngestedFile, ...]:
+    """Spool, check, clean and store each upload. With ``board`` given, each file also goes
+    through ``media.file_screen`` (the board's and the site's file bans) before it is stored."""
     if len(uploads) > max_files:
         raise InvalidInput(f"Too many files: at most {max_files} per post here.", field="upfile")
+    screen = _screen_for(media, board)
     stored: list[IngestedFile] = []
     for upload in uploads:
-        path = await _spool(upload, media.workdir, limits.max_file_bytes)
+        path = await spool_upload(upload, media.workdir, limits.max_file_bytes)
         try:
             stored.append(
-                await media.ingest(path, upload.filename or "file", limits, is_op=is_op, spoiler=spoiler)
+                await media.ingest(path, upload.filename or "file", limits, is_op=is_op, spoiler=spoiler, screen=screen)
             )
         finally:
             await asyncio.to_thread(path.unlink, missing_ok=True)
     return tuple(stored)
 
 
-async def _spool(upload: UploadLike, workdir: Path, max_bytes: int) -> Path:
+def _screen_for(media: MediaService, board: str | None) -> Callable[[IngestedFile], Awaitable[None]] | None:
+    check = media.file_screen
+    if check is None or board is None:
+        return None
+
+    async def screen(file: IngestedFile) -> None:
+        await check(board, file.sha256, file.phash)
+
+    return screen
+
+
+async def spool_upload(upload: UploadLike, workdir: Path, max_bytes: int) -> Path:
     """Copy an upload to a file of its own, refusing it as soon as it passes ``max_bytes``."""
     path = await asyncio.to_thread(_new_file, workdir)
     written = 0

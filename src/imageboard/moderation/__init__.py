@@ -2,14 +2,13 @@
 bans, the mod log, and the staff pages.
 
 Other contexts use only what is exported here. The media context checks uploads with
-``check_file`` (inside its posting transaction) and ``perceptual_hash`` (from a worker
-thread); the composition root builds a ``ModerationService`` and hands its ``screen`` to the
-boards service.
+``check_file`` inside its posting transaction, with the perceptual hash media took of the
+file (``imageboard.media.perceptual_hash``); the composition root builds a
+``ModerationService`` and hands its ``screen`` to the boards service.
 """
 
 from imageboard.moderation.errors import Banned, FileBanned, MissingPermission, Warned
 from imageboard.moderation.filters import FilterTimeout
-from imageboard.moderation.phash import perceptual_hash
 from imageboard.moderation.schemas import BanRequest, PurgeResult
 from imageboard.moderation.service import ModerationService
 from imageboard.moderation.services.admin import check_file
@@ -30,6 +29,5 @@ __all__ = [
     "Warned",
     "check_file",
     "file_hash_banned",
-    "perceptual_hash",
     "purge_old_ips",
 ]

@@ -1,48 +1,13 @@
-"""Perceptual hashes for file bans: a 64-bit difference hash (dHash).
+"""Comparing perceptual hashes for file bans.
 
-The image is shrunk to 9×8 grey pixels and each bit says whether a pixel is darker than its
-right-hand neighbour. Re-encoding, resizing, small colour changes and watermarks flip few
-bits, so "the same picture" is a Hamming distance of a few bits, where unrelated pictures
-differ in about 32.
+The hash itself is the media context's (``imageboard.media.perceptual_hash``, a 64-bit dHash
+kept with every stored picture); a ban holds one as 16 hex digits and a tolerance in bits.
+Re-encoding or resizing flips a few bits, where unrelated pictures differ in about 32.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-WIDTH, HEIGHT = 9, 8
-BITS = (WIDTH - 1) * HEIGHT
-
-
-def perceptual_hash(path: str | Path) -> int:
-    """The dHash of an image file (the first frame of an animation). Blocking: libvips
-    decodes the file, so call it from a worker thread. Raises ValueError when the file is
-    not an image libvips can read."""
-    import pyvips
-
-    try:
-        image = pyvips.Image.thumbnail(str(path), WIDTH, height=HEIGHT, size="force")
-        if image.hasalpha():
-            image = image.flatten(background=[255, 255, 255])
-        image = image.colourspace("b-w")
-        if image.bands > 1:
-            image = image.extract_band(0)
-        pixels = bytes(image.cast("uchar").write_to_memory())
-    except pyvips.Error as exc:
-        raise ValueError(f"not an image: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}") from None
-    return hash_pixels(pixels, WIDTH, HEIGHT)
-
-
-def hash_pixels(pixels: bytes, width: int = WIDTH, height: int = HEIGHT) -> int:
-    """The dHash of ``width``×``height`` grey pixels, row by row."""
-    if len(pixels) != width * height:
-        raise ValueError(f"expected {width * height} grey pixels, got {len(pixels)}")
-    value = 0
-    for row in range(height):
-        base = row * width
-        for col in range(width - 1):
-            value = (value << 1) | (pixels[base + col] < pixels[base + col + 1])
-    return value
+BITS = 64
 
 
 def distance(a: int, b: int) -> int:

@@ -16,50 +16,32 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, FastAPI, Query, Request
 from pydantic import ValidationError
 from starlette.datastructures import FormData
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from imageboard.accounts import Permission, SessionInfo
 from imageboard.accounts.routes import NotSignedIn, check_form_token, current_session
 from imageboard.boards import BoardSpec
 from imageboard.core.errors import InvalidInput, NotFound
-from imageboard.core.http import client_ip, safe_local_url, wants_json
+from imageboard.core.http import client_ip, wants_json
 from imageboard.moderation.errors import Banned, require
+from imageboard.moderation.forms import done as _done
+from imageboard.moderation.forms import flag as _flag
+from imageboard.moderation.forms import integer as _int
+from imageboard.moderation.forms import read_form as _form
+from imageboard.moderation.forms import text as _text
+from imageboard.moderation.routes_board import build_board_router
 from imageboard.moderation.schemas import BanRequest, BanScope, DeleteScope
 from imageboard.moderation.service import ModerationService
+from imageboard.moderation.services.assets import DEFAULT_DISTANCE
 
 if TYPE_CHECKING:
     from imageboard.web import PageRenderer
 
-MAX_FIELDS = 64
-MAX_TEXT = 20_000
 FLAG_ROUTES = {"sticky": "sticky", "lock": "locked", "cyclic": "cyclic"}
 BAN_HOURS = (1, 24, 72, 168, 720, 0)
 
 
 # --- form parsing ---------------------------------------------------------------------------
-
-
-def _text(form: FormData, name: str, *, limit: int = MAX_TEXT) -> str:
-    value = form.get(name)
-    if not isinstance(value, str):
-        return ""
-    if len(value) > limit:
-        raise InvalidInput(f"The field '{name}' is too long.", field=name)
-    return value
-
-
-def _int(form: FormData, name: str, default: int = 0) -> int:
-    raw = _text(form, name, limit=20).strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidInput(f"'{name}' must be a whole number.", field=name) from None
-
-
-def _flag(form: FormData, name: str) -> bool:
-    return _text(form, name, limit=10).strip().lower() in {"on", "1", "true", "yes"}
 
 
 def _board_or_site(form: FormData) -> str | None:
@@ -82,29 +64,6 @@ def _ban_request(form: FormData) -> BanRequest:
         public_mark=_flag(form, "public_mark"),
         mark_text=_text(form, "mark_text", limit=200),
     )
-
-
-async def _form(request: Request) -> FormData:
-    return await request.form(max_files=0, max_fields=MAX_FIELDS)
-
-
-def _back(request: Request, form: FormData | None, fallback: str) -> str:
-    """Where a form sends the browser afterwards: its ``next`` field, else the page it was
-    sent from, else ``fallback`` — same-site paths only."""
-    if form is not None:
-        wanted = _text(form, "next", limit=500)
-        if wanted:
-            return safe_local_url(wanted, fallback)
-    referer = request.headers.get("referer", "")
-    if request.url.netloc and request.url.netloc in referer:
-        return safe_local_url(referer.partition(request.url.netloc)[2] or None, fallback)
-    return fallback
-
-
-def _done(request: Request, form: FormData | None, fallback: str, **body: Any) -> Response:
-    if wants_json(request):
-        return JSONResponse({"ok": True, **body})
-    return RedirectResponse(_back(request, form, fallback), status_code=303)
 
 
 # --- the router -----------------------------------------------------------------------------
@@ -263,6 +222,18 @@ def build_moderation_router(moderation: ModerationService, pages: PageRenderer) 
             await actions.delete_file(actor, board, no)
         elif action == "spoiler-file":
             await actions.spoiler_file(actor, board, no)
+        elif action == "ban-file":
+            outcome = await moderation.assets.ban_post_files(
+                actor,
+                board,
+                no,
+                scope="site" if _text(form, "scope", limit=10) == "site" else "board",
+                match=_text(form, "match", limit=10) or "both",  # type: ignore[arg-type]
+                distance=_int(form, "distance", DEFAULT_DISTANCE),
+                reason=_text(form, "reason"),
+                delete=_flag(form, "delete"),
+            )
+            result["file_bans"] = outcome.bans
         elif action == "delete-by-poster":
             scope: DeleteScope = _text(form, "scope", limit=10) or "thread"  # type: ignore[assignment]
             result["deleted"] = await actions.delete_by_poster(actor, board, no, scope)
@@ -486,6 +457,7 @@ def build_moderation_router(moderation: ModerationService, pages: PageRenderer) 
 def install_moderation(app: FastAPI, moderation: ModerationService, pages: PageRenderer) -> None:
     """Add the moderation routes (before the board routes, whose ``/{board}`` would swallow
     ``/staff``) and show banned posters the ban page instead of a bare error."""
+    app.include_router(build_board_router(moderation, pages))
     app.include_router(build_moderation_router(moderation, pages))
 
     async def banned(request: Request, exc: Exception) -> Response:

@@ -12,9 +12,10 @@ from imageboard.core.clock import utcnow
 from imageboard.core.db import Database
 from imageboard.moderation.schemas import Dashboard, PurgeResult
 from imageboard.moderation.services.actions import ActionService
-from imageboard.moderation.services.admin import AdminService
+from imageboard.moderation.services.admin import AdminService, check_file
+from imageboard.moderation.services.assets import AssetService
 from imageboard.moderation.services.bans import BanService
-from imageboard.moderation.services.base import Context, FilePort
+from imageboard.moderation.services.base import Context, FilePort, ImagePort
 from imageboard.moderation.services.posting import PostScreen
 from imageboard.moderation.services.reports import ReportService
 from imageboard.moderation.tasks import purge_old_ips
@@ -35,11 +36,22 @@ class ModerationService:
         self.reports = ReportService(self.ctx, self.bans)
         self.actions = ActionService(self.ctx)
         self.admin = AdminService(self.ctx, boards, accounts)
+        self.assets = AssetService(self.ctx)
         self.screen = PostScreen(self.ctx, self.bans, self.admin)
 
     def use_files(self, files: FilePort | None) -> None:
         """Give moderation the media context's file operations (delete, spoiler)."""
         self.ctx.files = files
+
+    def use_images(self, images: ImagePort | None) -> None:
+        """Give moderation the media context's store for board banners and spoiler images."""
+        self.ctx.images = images
+
+    async def screen_file(self, board: str, sha256: str, perceptual: int | None) -> None:
+        """Refuse an upload banned on ``board`` or site-wide (the media context calls this
+        before it stores a file)."""
+        async with self.ctx.db.reader() as session:
+            await check_file(session, board, sha256, perceptual)
 
     async def dashboard(self, actor: Actor) -> Dashboard:
         board_reports, global_reports = await self.reports.queues(actor)

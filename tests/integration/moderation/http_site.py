@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from imageboard.accounts import AccountsService, BoardRole, SiteRole
 from imageboard.boards import BoardsService, NewPost
-from imageboard.core.db import WriteSession
+from imageboard.core.db import ReadSession, WriteSession
 from imageboard.moderation import ModerationService
 
 PASSWORD = "correct horse battery staple"
@@ -32,6 +32,12 @@ class FakeFiles:
     async def spoiler_files_of_posts(self, session: WriteSession, post_ids: Sequence[int]) -> int:
         self.calls.append("spoiler")
         return 1
+
+    async def file_hashes_of_posts(
+        self, session: ReadSession | WriteSession, post_ids: Sequence[int]
+    ) -> list[tuple[str, int | None]]:
+        self.calls.append("hashes")
+        return [(f"{post_ids[0]:064x}", 0x0F0F0F0F0F0F0F0F)]
 
 
 @dataclass

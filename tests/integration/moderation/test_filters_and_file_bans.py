@@ -11,7 +11,8 @@ import pyvips
 from imageboard.accounts import BoardRole
 from imageboard.boards import BoardSpec
 from imageboard.core.errors import Forbidden, InvalidInput
-from imageboard.moderation import Banned, FileBanned, MissingPermission, check_file, perceptual_hash
+from imageboard.media import perceptual_hash
+from imageboard.moderation import Banned, FileBanned, MissingPermission, check_file
 
 from .conftest import ADMIN, JANITOR, MOD, OTHER_MOD, OWNER, Mod
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from imageboard.core.db import WriteSession
+from imageboard.core.db import ReadSession, WriteSession
 from imageboard.core.errors import Forbidden, InvalidInput
 from imageboard.moderation import MissingPermission
 
@@ -84,6 +84,11 @@ class FakeFiles:
     async def spoiler_files_of_posts(self, session: WriteSession, post_ids: Sequence[int]) -> int:
         self.calls.append(("spoiler", list(post_ids)))
         return len(post_ids)
+
+    async def file_hashes_of_posts(
+        self, session: ReadSession | WriteSession, post_ids: Sequence[int]
+    ) -> list[tuple[str, int | None]]:
+        return [("ab" * 32, None)]
 
 
 async def test_file_actions_go_through_the_media_port(mod: Mod) -> None:

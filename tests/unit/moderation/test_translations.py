@@ -14,10 +14,12 @@ MODERATION_TEMPLATES = [
     TEMPLATES / "components" / "modmenu.html",
     TEMPLATES / "components" / "post.html",
     TEMPLATES / "layout.html",
+    TEMPLATES / "components" / "board.html",
+    TEMPLATES / "components" / "catalog.html",
     *sorted((TEMPLATES / "pages" / "staff").glob("*.html")),
     *(
         TEMPLATES / "pages" / f"{name}.html"
-        for name in ("login", "account", "totp", "banned", "modlog", "report", "held")
+        for name in ("login", "account", "totp", "banned", "modlog", "report", "held", "rules")
     ),
 ]
 

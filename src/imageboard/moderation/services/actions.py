@@ -42,6 +42,7 @@ class PostDetail:
     same_poster: list[StaffPost]
     bans: list[BanView]
     flags: dict[str, bool]
+    file_hashes: list[tuple[str, int | None]]  # (SHA-256, perceptual hash) of its files
 
 
 class ActionService:
@@ -65,7 +66,15 @@ class ActionService:
                         for b in await repo.bans_covering(session, ips.key(post.ip), None, now)
                     ]
             flags = await staff.thread_flags(session, board, post.thread_no)
-        return PostDetail(post=post, ip=shown_ip(actor, board, post.ip), same_poster=same, bans=bans, flags=flags)
+            hashes = await self.ctx.files.file_hashes_of_posts(session, [post.id]) if self.ctx.files else []
+        return PostDetail(
+            post=post,
+            ip=shown_ip(actor, board, post.ip),
+            same_poster=same,
+            bans=bans,
+            flags=flags,
+            file_hashes=hashes,
+        )
 
     async def delete_post(self, actor: Actor, board: str, no: int, reason: str = "") -> bool:
         """Returns True when a whole thread went (the post was its opening post)."""

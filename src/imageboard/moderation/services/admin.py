@@ -101,7 +101,7 @@ class AdminService:
                 raise NotFound("There is no such filter.", code="filter_not_found")
             require(actor, Permission.MANAGE_FILTERS, row.board_uri)
             await log(session, now, actor, "delete_filter", row.board_uri, f"filter #{row.id}")
-            await repo.delete_row(session, row)
+            await repo.delete_filter(session, row)
 
     # --- file bans ---------------------------------------------------------------------------
 
@@ -310,7 +310,11 @@ async def check_file(session: repo.AnySession, board: str, sha256: str, perceptu
 
 def _file_banned(ban: FileBan) -> FileBanned:
     why = f" Reason: {ban.reason}" if ban.reason else ""
-    return FileBanned(f"This file is banned on this site and cannot be posted.{why}", field="upfile")
+    where = f"on /{ban.board_uri}/" if ban.board_uri else "on this site"
+    return FileBanned(
+        f"This file is banned {where} and cannot be posted.{why} Post without it, or choose another file.",
+        field="upfile",
+    )
 
 
 def _days(value: Any) -> int:

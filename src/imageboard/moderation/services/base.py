@@ -3,13 +3,13 @@ viewer may see of an address."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 from imageboard.accounts import Actor, Permission
-from imageboard.core.db import Database, WriteSession
+from imageboard.core.db import Database, ReadSession, WriteSession
 from imageboard.moderation import ips
 from imageboard.moderation import repository as repo
 from imageboard.moderation.models import Appeal, Ban, ModLogEntry
@@ -26,12 +26,49 @@ class FilePort(Protocol):
 
     async def spoiler_files_of_posts(self, session: WriteSession, post_ids: Sequence[int]) -> int: ...
 
+    async def file_hashes_of_posts(
+        self, session: ReadSession | WriteSession, post_ids: Sequence[int]
+    ) -> list[tuple[str, int | None]]: ...
+
+
+class StoredImage(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class ImagePort(Protocol):
+    """Where board banners and spoiler images are checked and stored (the media context).
+    ``store`` raises a DomainError saying what to change when it refuses an image."""
+
+    async def store(self, board: str, purpose: Literal["banner", "spoiler"], upload: Any) -> StoredImage: ...
+
+    async def remove(self, board: str, name: str) -> None: ...
+
+    async def content(self, board: str, name: str) -> ImageContent | None: ...
+
+
+class ImageContent(Protocol):
+    """A stored image to send: a redirect to ``public_url``, else ``size`` bytes of ``chunks``."""
+
+    @property
+    def mime(self) -> str: ...
+
+    @property
+    def public_url(self) -> str | None: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def chunks(self) -> AsyncIterator[bytes] | None: ...
+
 
 @dataclass
 class Context:
     db: Database
     clock: Callable[[], datetime]
     files: FilePort | None = None
+    images: ImagePort | None = None
 
 
 async def log(
