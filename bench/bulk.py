@@ -1,15 +1,12 @@
-"""Bulk loader: realistic threads and posts written with SQL in batches, straight through the
-database driver (sqlite3, or asyncpg's COPY), for the growth benchmark's 1M posts and the
-background content of the others.
+"""Bulk loader of the benchmarks: realistic threads and posts for the growth benchmark's 1M
+posts and the background content of the others, written in batches by the site's own bulk
+loader (``imageboard.boards.loader``: the driver's executemany / COPY inside one
+transaction, numbers reserved from ``boards.last_post_no``, thread counters and bump times
+kept, every ``comment_html`` rendered by ``render_comment``, quotes recorded for
+backlinks). ``imageboard demo --posts N`` uses the same loader with its own content.
 
-It keeps the schema's invariants the way the posting path does: post numbers continue from
-``boards.last_post_no`` and the board is advanced past them, each thread's ``reply_count``
-and ``bumped_at`` match its replies (no bump from sage or past the bump limit), every
-``comment_html`` is rendered by ``imageboard.boards.markup.render_comment`` with live
-``>>quotes`` to earlier posts of the thread, and quotes are recorded in ``post_quotes`` so
-backlinks show. The columns are read from the database itself; columns this loader does not
-know get the model's default, their server default, or NULL — so a new column elsewhere does
-not break it (a new NOT NULL column without any default does, loudly).
+What stays here is the benchmarks' content (threads of given sizes, one after the other,
+live or archived) and a plain driver connection for their ad hoc queries.
 
     python bench/bulk.py --url sqlite+aiosqlite:///var/bench/x.sqlite3 --board g --posts 1000000
 
@@ -20,17 +17,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import random
 import sqlite3
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from imageboard.boards import bulk as repository
+from imageboard.boards.bulk import POST_COLUMNS as POST_GIVEN
+from imageboard.boards.bulk import Column, RowShape
+from imageboard.boards.loader import bulk_load
 from imageboard.boards.markup import QuoteRef, render_comment
-from imageboard.boards.models import Post, PostQuote, Thread
+from imageboard.core.db import Database
+
+__all__ = ["POST_GIVEN", "Column", "RowShape", "connect", "filler", "load_threads", "make_comment", "render", "spread"]
 
 # --- content ---------------------------------------------------------------------------------
 
@@ -118,110 +120,6 @@ def render(text: str, board: str, thread_no: int, quoted: Sequence[int]) -> str:
     )
 
 
-class Renderer:
-    """Renders comments line by line, keeping the HTML of lines without a quote.
-
-    The generated comments keep every markup construct on one line, and for such text the
-    comment's HTML is its lines' HTML joined by ``<br>``; the first comments are checked
-    against a whole render, so a markup change that breaks this stops the load loudly.
-    """
-
-    CHECKS = 200
-    MAX_LINES = 50_000
-
-    def __init__(self, board: str) -> None:
-        self.board = board
-        self._lines: dict[str, str] = {}
-        self._checked = 0
-
-    def _line(self, line: str, thread_no: int, quoted: Sequence[int]) -> str:
-        if line.startswith(">>"):
-            return render(line, self.board, thread_no, [q for q in quoted if line == f">>{q}"])
-        html = self._lines.get(line)
-        if html is None:
-            if len(self._lines) >= self.MAX_LINES:
-                self._lines.clear()
-            html = self._lines[line] = render(line, self.board, thread_no, ())
-        return html
-
-    def __call__(self, text: str, thread_no: int, quoted: Sequence[int]) -> str:
-        html = "<br>".join(self._line(line, thread_no, quoted) for line in text.split("\n"))
-        if self._checked < self.CHECKS:
-            self._checked += 1
-            whole = render(text, self.board, thread_no, quoted)
-            if html != whole:
-                raise RuntimeError(f"line-by-line rendering differs from render_comment for {text!r}")
-        return html
-
-
-# --- rows ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    name: str
-    nullable: bool
-    server_default: bool
-
-
-_MODELS: dict[str, Any] = {"posts": Post.__table__, "threads": Thread.__table__, "post_quotes": PostQuote.__table__}
-_UNSET = object()
-
-
-def _model_default(table: str, column: str) -> Any:
-    model = _MODELS.get(table)
-    if model is None or column not in model.c:
-        return _UNSET
-    default = model.c[column].default
-    if default is not None and getattr(default, "is_scalar", False):
-        return default.arg
-    return _UNSET
-
-
-@dataclass(slots=True)
-class RowShape:
-    """Which columns a table's rows are written with, and the default of each column this
-    loader does not set itself."""
-
-    table: str
-    columns: list[str]
-    defaults: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, table: str, db_columns: Sequence[Column], given: Sequence[str]) -> RowShape:
-        names = [c.name for c in db_columns]
-        missing = [g for g in given if g not in names]
-        if missing:
-            raise RuntimeError(f"{table} has no column(s) {missing}: the schema changed; update bench/bulk.py")
-        columns = list(given)
-        defaults: dict[str, Any] = {}
-        for column in db_columns:
-            if column.name in given:
-                continue
-            default = _model_default(table, column.name)
-            if default is not _UNSET:
-                columns.append(column.name)
-                defaults[column.name] = default
-            elif not (column.nullable or column.server_default):
-                raise RuntimeError(f"{table}.{column.name} is NOT NULL without a default: teach bench/bulk.py")
-        return cls(table, columns, defaults)
-
-    def row(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(values[c] if c in values else self.defaults[c] for c in self.columns)
-
-
-POST_GIVEN = (
-    "id", "board_id", "thread_id", "no", "is_op", "created_at", "name", "tripcode", "capcode", "subject",
-    "comment", "comment_html", "sage", "poster_id", "country_code", "country_name", "ip", "password_digest",
-    "edited_at", "held",
-)  # fmt: skip
-THREAD_GIVEN = (
-    "id", "board_id", "no", "subject", "created_at", "bumped_at", "updated_at", "reply_count", "file_count",
-    "sticky", "locked", "cyclic", "archived", "archived_at", "held",
-)  # fmt: skip
-QUOTE_GIVEN = ("source_post_id", "target_board_id", "target_no")
-
-
 # --- targets --------------------------------------------------------------------------------------
 
 
@@ -235,27 +133,19 @@ def _sqlite_time(value: Any) -> Any:
 
 
 class Target:
-    """The database the rows go to, through its driver alone."""
+    """A plain driver connection to the site's database, for the benchmarks' ad hoc queries;
+    ``load_threads`` writes through the site's loader on a connection of its own."""
 
     dialect: str
 
-    def columns(self, table: str) -> list[Column]:
-        raise NotImplementedError
+    def __init__(self, url: str) -> None:
+        self.url = url
 
     def scalar(self, sql: str, *params: Any) -> Any:
         raise NotImplementedError
 
     def execute(self, sql: str, *params: Any) -> None:
         raise NotImplementedError
-
-    def insert(self, shape: RowShape, rows: Sequence[tuple[Any, ...]]) -> None:
-        raise NotImplementedError
-
-    def secondary_indexes(self, tables: Sequence[str]) -> list[tuple[str, str]]:
-        raise NotImplementedError
-
-    def fix_sequences(self) -> None:
-        """After explicit ids: the next generated id follows them."""
 
     def finish(self) -> None:
         """Bring the planner's statistics up to date (what autovacuum would do)."""
@@ -267,15 +157,10 @@ class Target:
 class SqliteTarget(Target):
     dialect = "sqlite"
 
-    def __init__(self, path: str) -> None:
-        self.db = sqlite3.connect(path, isolation_level=None)
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.db = sqlite3.connect(url.split(":///", 1)[1], isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=OFF")  # a bulk load: redone from scratch on a crash
-        self.db.execute("PRAGMA cache_size=-131072")
-        self.db.execute("PRAGMA foreign_keys=OFF")
-
-    def columns(self, table: str) -> list[Column]:
-        return sqlite_columns(self.db, table)
 
     def scalar(self, sql: str, *params: Any) -> Any:
         row = self.db.execute(_qmarks(sql), tuple(_sqlite_time(p) for p in params)).fetchone()
@@ -284,20 +169,7 @@ class SqliteTarget(Target):
     def execute(self, sql: str, *params: Any) -> None:
         self.db.execute(_qmarks(sql), tuple(_sqlite_time(p) for p in params))
 
-    def insert(self, shape: RowShape, rows: Sequence[tuple[Any, ...]]) -> None:
-        sql = f"INSERT INTO {shape.table} ({', '.join(shape.columns)}) VALUES ({', '.join('?' * len(shape.columns))})"  # noqa: S608
-        self.db.execute("BEGIN")
-        self.db.executemany(sql, ([_sqlite_time(v) for v in row] for row in rows))
-        self.db.execute("COMMIT")
-
-    def secondary_indexes(self, tables: Sequence[str]) -> list[tuple[str, str]]:
-        marks = ", ".join("?" * len(tables))
-        query = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
-        query += f" AND tbl_name IN ({marks})"
-        return [(r[0], r[1]) for r in self.db.execute(query, tuple(tables))]
-
     def close(self) -> None:
-        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.close()
 
 
@@ -316,24 +188,16 @@ def _qmarks(sql: str) -> str:
 class PostgresTarget(Target):
     dialect = "postgresql"
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, url: str) -> None:
         import asyncpg  # type: ignore[import-untyped]
 
+        super().__init__(url)
         self.loop = asyncio.new_event_loop()
+        dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
         self.db = self.loop.run_until_complete(asyncpg.connect(dsn))
 
     def _run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)
-
-    def columns(self, table: str) -> list[Column]:
-        rows = self._run(
-            self.db.fetch(
-                "SELECT column_name, is_nullable, column_default FROM information_schema.columns "
-                "WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
-                table,
-            )
-        )
-        return [Column(r[0], r[1] == "YES", r[2] is not None) for r in rows]
 
     def scalar(self, sql: str, *params: Any) -> Any:
         return self._run(self.db.fetchval(sql, *params))
@@ -341,26 +205,9 @@ class PostgresTarget(Target):
     def execute(self, sql: str, *params: Any) -> None:
         self._run(self.db.execute(sql, *params))
 
-    def insert(self, shape: RowShape, rows: Sequence[tuple[Any, ...]]) -> None:
-        self._run(self.db.copy_records_to_table(shape.table, records=rows, columns=shape.columns))
-
-    def secondary_indexes(self, tables: Sequence[str]) -> list[tuple[str, str]]:
-        rows = self._run(
-            self.db.fetch(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
-                "AND tablename = ANY($1::text[]) AND indexname NOT IN (SELECT conname FROM pg_constraint)",
-                list(tables),
-            )
-        )
-        return [(r[0], r[1]) for r in rows]
-
-    def fix_sequences(self) -> None:
-        for table in ("posts", "threads"):
-            self.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"  # noqa: S608
-            )
-
     def finish(self) -> None:
+        # VACUUM too (the loader's transaction could only ANALYZE): index-only scans need the
+        # visibility map.
         for table in ("posts", "threads", "post_quotes"):
             self.execute(f"VACUUM ANALYZE {table}")
 
@@ -372,8 +219,8 @@ class PostgresTarget(Target):
 def connect(url: str) -> Target:
     """A driver connection for a SQLAlchemy URL of the site (sqlite+aiosqlite / postgresql+asyncpg)."""
     if url.startswith("sqlite"):
-        return SqliteTarget(url.split(":///", 1)[1])
-    return PostgresTarget(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+        return SqliteTarget(url)
+    return PostgresTarget(url)
 
 
 # --- loading ------------------------------------------------------------------------------------
@@ -386,7 +233,7 @@ class Loaded:
     seconds: float
 
 
-BATCH = 20_000
+SECRET = b"bench-secret-not-for-production"  # common.AppConfig's: poster IDs and passwords match the server's
 
 
 def load_threads(
@@ -403,126 +250,51 @@ def load_threads(
     """Write one thread per entry of ``replies`` (its reply count) on ``board_uri``, posted
     one after the other and ending ``end`` (default: now), ``gap_seconds`` apart on average."""
     started = time.perf_counter()
-    rng = random.Random(seed)
-    now = datetime.now(UTC)
-    end = end or now
-    board_id = target.scalar("SELECT id FROM boards WHERE uri = $1", board_uri)
-    if board_id is None:
-        raise RuntimeError(f"there is no board /{board_uri}/")
-    bump_limit = int(target.scalar("SELECT bump_limit FROM boards WHERE id = $1", board_id))
-    next_no = int(target.scalar("SELECT last_post_no FROM boards WHERE id = $1", board_id)) + 1
-    next_post_id = int(target.scalar("SELECT coalesce(max(id), 0) FROM posts") or 0) + 1
-    next_thread_id = int(target.scalar("SELECT coalesce(max(id), 0) FROM threads") or 0) + 1
-    posts_shape = RowShape.of("posts", target.columns("posts"), POST_GIVEN)
-    threads_shape = RowShape.of("threads", target.columns("threads"), THREAD_GIVEN)
-    quotes_shape = RowShape.of("post_quotes", target.columns("post_quotes"), QUOTE_GIVEN)
     total = len(replies) + sum(replies)
-    moment = end - timedelta(seconds=gap_seconds * total)
-    renderer = Renderer(board_uri)
-    digest = hashlib.sha256(b"bench").hexdigest()
-
-    dropped: list[tuple[str, str]] = []
-    if drop_indexes if drop_indexes is not None else total >= 100_000:
-        dropped = target.secondary_indexes(["posts", "threads", "post_quotes"])
-        for name, _sql in dropped:
-            target.execute(f'DROP INDEX "{name}"')
-
-    made: list[tuple[int, int]] = []
-    post_rows: list[tuple[Any, ...]] = []
-    thread_rows: list[tuple[Any, ...]] = []
-    quote_rows: list[tuple[Any, ...]] = []
-
-    def flush() -> None:
-        # Threads before their posts, posts before the quotes that point from them.
-        if thread_rows:
-            target.insert(threads_shape, thread_rows)
-        if post_rows:
-            target.insert(posts_shape, post_rows)
-        if quote_rows:
-            target.insert(quotes_shape, quote_rows)
-        thread_rows.clear()
-        post_rows.clear()
-        quote_rows.clear()
-
-    for count in replies:
-        thread_id, thread_no = next_thread_id, next_no
-        next_thread_id += 1
-        subject = rng.choice(SUBJECTS)
-        created = moment
-        bumped = created
-        numbers: list[int] = []
-        for index in range(count + 1):
-            no = next_no
-            next_no += 1
-            is_op = index == 0
-            text, quoted = make_comment(rng, numbers)
-            sage = not is_op and rng.random() < 0.03
-            if not is_op and not sage and index <= bump_limit:
-                bumped = moment
-            post_rows.append(
-                posts_shape.row(
-                    {
-                        "id": next_post_id,
-                        "board_id": board_id,
-                        "thread_id": thread_id,
-                        "no": no,
-                        "is_op": is_op,
-                        "created_at": moment,
-                        "name": "Anonymous",
-                        "tripcode": None,
-                        "capcode": None,
-                        "subject": subject if is_op else "",
-                        "comment": text,
-                        "comment_html": renderer(text, thread_no, quoted),
-                        "sage": sage,
-                        "poster_id": None,
-                        "country_code": None,
-                        "country_name": None,
-                        "ip": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
-                        "password_digest": digest,
-                        "edited_at": None,
-                        "held": False,
-                    }
-                )
-            )
-            quote_rows.extend(quotes_shape.row({"source_post_id": next_post_id, "target_board_id": board_id,
-                                                "target_no": q}) for q in quoted)  # fmt: skip
-            next_post_id += 1
-            numbers.append(no)
-            moment += timedelta(seconds=rng.uniform(0.2, 1.8) * gap_seconds)
-        thread_rows.append(
-            threads_shape.row(
-                {
-                    "id": thread_id,
-                    "board_id": board_id,
-                    "no": thread_no,
-                    "subject": subject,
-                    "created_at": created,
-                    "bumped_at": bumped,
-                    "updated_at": max(bumped, moment - timedelta(seconds=gap_seconds)),
-                    "reply_count": count,
-                    "file_count": 0,
-                    "sticky": False,
-                    "locked": False,
-                    "cyclic": False,
-                    "archived": archived,
-                    "archived_at": now - timedelta(hours=1) if archived else None,
-                    "held": False,
-                }
-            )
-        )
-        made.append((thread_id, thread_no))
-        if len(post_rows) >= BATCH:
-            flush()
-    flush()
-    for _name, sql in dropped:
-        target.execute(sql)
-    target.execute(
-        "UPDATE boards SET last_post_no = $1, updated_at = $2 WHERE id = $3", next_no - 1, datetime.now(UTC), board_id
-    )
-    target.fix_sequences()
+    drop = drop_indexes if drop_indexes is not None else total >= 100_000
+    made = asyncio.run(_load(target.url, board_uri, replies, archived, end, gap_seconds, seed, drop))
     target.finish()
     return Loaded(made, total, time.perf_counter() - started)
+
+
+async def _load(
+    url: str, board_uri: str, replies: Sequence[int], archived: bool, end: datetime | None, gap_seconds: float,
+    seed: int, drop_indexes: bool,
+) -> list[tuple[int, int]]:  # fmt: skip
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    total = len(replies) + sum(replies)
+    moment = (end or now) - timedelta(seconds=gap_seconds * total)
+    db = Database(url)
+    try:
+        async with bulk_load(db, secret=SECRET, now=now, drop_indexes=drop_indexes) as load:
+            boards = {b.uri: b for b in await repository.board_rows(load.session)}
+            if board_uri not in boards:
+                raise RuntimeError(f"there is no board /{board_uri}/")
+            loader = await load.board(boards[board_uri], total, password="benchpass")  # noqa: S106  (benchmark posts)
+            made = []
+            for count in replies:
+                subject = rng.choice(SUBJECTS)
+                ip = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+                text, _ = make_comment(rng, ())
+                thread = loader.open_thread(
+                    at=moment, subject=subject, comment=text, name="", ip=ip,
+                    archived_at=now - timedelta(hours=1) if archived else None,
+                )  # fmt: skip
+                numbers = [thread.no]
+                for _ in range(count):
+                    moment += timedelta(seconds=rng.uniform(0.2, 1.8) * gap_seconds)
+                    text, quoted = make_comment(rng, numbers)
+                    ip = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+                    sage = rng.random() < 0.03
+                    numbers.append(loader.reply(thread, at=moment, comment=text, quoted=quoted, ip=ip, sage=sage))
+                moment += timedelta(seconds=rng.uniform(0.2, 1.8) * gap_seconds)
+                made.append((thread.id, thread.no))
+                if loader.buffered >= 20_000:
+                    await loader.flush()
+        return made
+    finally:
+        await db.dispose()
 
 
 def spread(total_posts: int, threads: int, rng: random.Random, *, low: int = 0, high: int = 300) -> list[int]:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from common import ROOT, Run, Section, Services, drop_run_databases, log, machine, md_table, run_dir_for
 
-BENCHMARKS = ("reads", "writes", "growth", "memory", "servers")
+BENCHMARKS = ("reads", "writes", "growth", "memory", "servers", "uploads", "sse")
 RESULTS = ROOT / "bench" / "RESULTS.md"
 BEGIN = "<!-- bench/run.py: measured results begin -->"
 END = "<!-- bench/run.py: measured results end -->"

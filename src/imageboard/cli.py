@@ -191,18 +191,72 @@ def list_boards() -> None:
 
 @app.command()
 def demo(
-    threads: Annotated[int, typer.Option(min=1, max=10_000, help="Threads per board.")] = 12,
-    replies: Annotated[int, typer.Option(min=0, max=1_000, help="Most replies per thread.")] = 40,
+    threads: Annotated[int | None, typer.Option(min=1, max=10_000, help="Threads per board (default 12).")] = None,
+    replies: Annotated[int | None, typer.Option(min=0, max=1_000, help="Most replies per thread (default 40).")] = None,
+    posts: Annotated[
+        int | None,
+        typer.Option(min=1, max=10_000_000, help="Write this many posts at once, in batches, over every board."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed, for repeatable content.")] = 1,
 ) -> None:
     """Fill every board with realistic threads for trying the site."""
+    if posts is not None:
+        if threads is not None or replies is not None:
+            _fail("--posts plans its own threads: give either --posts or --threads/--replies")
+        _demo_bulk(posts, seed)
+        return
     from imageboard.boards.demo import fill_boards
 
     async def work(boards: BoardsService) -> int:
-        return await fill_boards(boards, threads_per_board=threads, max_replies=replies, seed=seed)
+        per_board = 12 if threads is None else threads
+        most = 40 if replies is None else replies
+        return await fill_boards(boards, threads_per_board=per_board, max_replies=most, seed=seed)
 
     count = _with_service(work)
     typer.echo(f"wrote {count} posts")
+
+
+def _demo_bulk(posts: int, seed: int) -> None:
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from imageboard.boards.demo import fill_bulk
+    from imageboard.search import SearchService
+
+    settings = _settings()
+    console = Console(stderr=True)
+
+    async def run() -> tuple[int, int, int, float]:
+        db = Database(settings.effective_database_url)
+        started = time.perf_counter()
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        try:
+            with Progress(*columns, console=console, transient=not console.is_terminal) as progress:
+                task = progress.add_task("writing posts", total=posts)
+                result = await fill_bulk(
+                    db, posts=posts, seed=seed, secret=settings.secret,
+                    on_written=lambda n: progress.advance(task, n),
+                )  # fmt: skip
+                progress.update(task, description="indexing for search")
+                await SearchService(db).reindex(after_id=result.first_post_id - 1)
+            return result.posts, result.threads, result.archived, time.perf_counter() - started
+        finally:
+            await db.dispose()
+
+    try:
+        written, made, archived, seconds = asyncio.run(run())
+    except DomainError as exc:
+        _fail(exc.message)
+        return
+    except (DBAPIError, OSError) as exc:
+        _fail(f"cannot reach the database: {_first_line(exc)}")
+        return
+    typer.echo(
+        f"wrote {written} posts in {made} threads ({archived} archived) in {seconds:.1f} s "
+        f"({written / seconds:,.0f} posts/s)"
+    )
 
 
 @app.command("create-user")

@@ -12,6 +12,7 @@ is used, and anything inconsistent raises :class:`Malformed` (the file is damage
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -82,20 +83,20 @@ def _jpeg_coefficient_bytes(width: int, height: int, components: list[tuple[int,
     return total
 
 
+# The byte 0xFF inside entropy-coded data is followed by 0x00 (a stuffed byte), a restart
+# marker or another 0xFF (fill); anything else after it is the marker that ends the scan.
+# A regular expression finds it in C: a loop over every 0xFF in Python cost ~100 ms for a
+# 5 MB photo, more than decoding its thumbnail.
+_SCAN_END = re.compile(rb"\xff(?=[^\x00\xd0-\xd7\xff])")
+
+
 def _jpeg_scan_end(data: bytes, pos: int) -> int:
-    """Offset of the marker that ends the entropy-coded data starting at ``pos``."""
-    n = len(data)
-    while True:
-        j = data.find(b"\xff", pos)
-        if j < 0 or j + 1 >= n:
-            raise Malformed("the image data ends early")
-        following = data[j + 1]
-        if following == 0x00 or following in _RST:  # stuffed byte or restart marker
-            pos = j + 2
-        elif following == 0xFF:  # fill byte before a marker
-            pos = j + 1
-        else:
-            return j
+    """Offset of the marker that ends the entropy-coded data starting at ``pos`` (the last
+    0xFF before the marker's code, when fill bytes precede it)."""
+    found = _SCAN_END.search(data, pos)
+    if found is None:
+        raise Malformed("the image data ends early")
+    return found.start()
 
 
 def _jpeg_app0(payload: memoryview) -> bytes | None:

@@ -106,14 +106,15 @@ class SearchService:
             if len(missing) < CATCH_UP_BATCH:
                 return done
 
-    async def reindex(self, *, batch: int = REINDEX_BATCH) -> int:
-        """Rebuild the whole index from ``posts``, a range of ids per transaction (so the
+    async def reindex(self, *, batch: int = REINDEX_BATCH, after_id: int = 0) -> int:
+        """Rebuild the whole index from ``posts`` (or only the posts with ids above
+        ``after_id``: those a bulk load just added), a range of ids per transaction (so the
         site keeps posting meanwhile), and drop rows of posts that are gone; returns how
         many posts the index holds. For a database loaded around the posting path (bulk
         loads, restores of old dumps)."""
         async with self.db.reader() as session:
             top = await repo.max_post_id(session)
-        for after in range(0, top, batch):
+        for after in range(after_id, top, batch):
             async with self.db.writer() as session:
                 await repo.index_range(session, after, min(after + batch, top))
         async with self.db.writer() as session:
