@@ -108,7 +108,7 @@ def create_app(
     page_cache = make_page_cache(settings)
     accounts = AccountsService(db, issuer=settings.site_name, clock=clock)
     # Moderation: bans, warnings, word filters and the approval queue screen every new post.
-    moderation = ModerationService(db, boards, accounts, clock=clock)
+    moderation = ModerationService(db, boards, accounts, clock=clock, events=runtime.publisher)
     boards.screen = moderation.screen
     # Moderation acts on files (delete, spoiler, file bans) and stores board images through
     # the media context; media refuses banned files before storing them.

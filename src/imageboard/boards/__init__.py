@@ -20,7 +20,7 @@ from imageboard.boards.schemas import (
     ThreadState,
     ThreadView,
 )
-from imageboard.boards.service import BoardsService
+from imageboard.boards.service import BoardsService, public_post
 
 __all__ = [
     "BOARD_URI",
@@ -39,4 +39,5 @@ __all__ = [
     "ThreadState",
     "ThreadView",
     "comment_excerpt",
+    "public_post",
 ]

@@ -350,7 +350,7 @@ class BoardsService:
                 is_op=post.is_op,
                 sage=post.sage,
                 files=files,
-                post=dataclasses.asdict(view),
+                post=public_post(view),
             ),
         )
         if not post.is_op:
@@ -698,6 +698,12 @@ def board_view(board: Board | Row[Any]) -> BoardView:
         banners=tuple(board.banners.split()),
         custom_spoiler=board.custom_spoiler,
     )
+
+
+def public_post(view: PostView) -> dict[str, Any]:
+    """A post as events carry it (``post.created``, ``post.updated``): what the public API
+    shows of it, never the poster's address."""
+    return dataclasses.asdict(view)
 
 
 def post_view(post: Post, uri: str, thread_no: int) -> PostView:

@@ -112,6 +112,17 @@ class PostDeleted(ThreadEvent):
     file_hashes: list[str] = Field(default_factory=list)  # blobs the media collector may check
 
 
+class PostUpdated(ThreadEvent):
+    """A post already shown changed in place: staff edited it, spoilered its file, or marked
+    it (or unmarked it) with the public ban message. ``post`` is the post as the public API
+    renders it, built as for ``post.created``; a reader replaces its copy of the post."""
+
+    type: Literal["post.updated"] = "post.updated"
+    post_no: int
+    is_op: bool = False
+    post: dict[str, Any] = Field(default_factory=dict)
+
+
 class FileDeleted(ThreadEvent):
     """A post's file was removed; the post stays."""
 
@@ -183,6 +194,17 @@ class BanCreated(Event):
     expires_at: datetime | None = None
 
 
+class BoardUpdated(Event):
+    """A board's settings changed (title, limits, rules, announcement, banners, spoiler
+    image...): every page of the board may look different. ``fields`` names the settings
+    changed, never their values. Not shown on live-update streams: the threads themselves did
+    not change, and a reader sees the new settings on the next page load."""
+
+    type: Literal["board.updated"] = "board.updated"
+    board: str
+    fields: list[str] = Field(default_factory=list)
+
+
 class ReportCreated(Event):
     public: ClassVar[bool] = False
     type: Literal["report.created"] = "report.created"
@@ -196,6 +218,7 @@ class ReportCreated(Event):
 AnyEvent = Annotated[
     PostCreated
     | PostDeleted
+    | PostUpdated
     | FileDeleted
     | FileProcessed
     | FileFinished
@@ -203,6 +226,7 @@ AnyEvent = Annotated[
     | ThreadArchived
     | ThreadPruned
     | BanCreated
+    | BoardUpdated
     | ReportCreated,
     Field(discriminator="type"),
 ]
@@ -211,6 +235,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         PostCreated,
         PostDeleted,
+        PostUpdated,
         FileDeleted,
         FileProcessed,
         FileFinished,
@@ -218,12 +243,14 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ThreadArchived,
         ThreadPruned,
         BanCreated,
+        BoardUpdated,
         ReportCreated,
     )
 }
 EventType = Literal[
     "post.created",
     "post.deleted",
+    "post.updated",
     "file.deleted",
     "file.processed",
     "file.finished",
@@ -231,6 +258,7 @@ EventType = Literal[
     "thread.archived",
     "thread.pruned",
     "ban.created",
+    "board.updated",
     "report.created",
 ]
 _adapter: TypeAdapter[Event] = TypeAdapter(AnyEvent)

@@ -10,6 +10,7 @@ from imageboard.accounts import AccountsService, Actor
 from imageboard.boards import BoardsService
 from imageboard.core.clock import utcnow
 from imageboard.core.db import Database
+from imageboard.events import EventPublisher
 from imageboard.moderation.schemas import Dashboard, PurgeResult
 from imageboard.moderation.services.actions import ActionService
 from imageboard.moderation.services.admin import AdminService, check_file
@@ -30,8 +31,11 @@ class ModerationService:
         *,
         files: FilePort | None = None,
         clock: Callable[[], datetime] = utcnow,
+        events: EventPublisher | None = None,
     ) -> None:
-        self.ctx = Context(db=db, clock=clock, files=files)
+        # ``events``: the app's publisher, so staff actions reach live updates, webhooks,
+        # the edge purge and search like posting does (without one, rows wait for a sweep).
+        self.ctx = Context(db=db, clock=clock, files=files, events=events or EventPublisher())
         self.bans = BanService(self.ctx)
         self.reports = ReportService(self.ctx, self.bans)
         self.actions = ActionService(self.ctx)

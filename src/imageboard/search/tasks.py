@@ -5,12 +5,16 @@ or in ``events.runtime.DEFAULT_TASKS``). It does nothing unless
 ``IMAGEBOARD_SEARCH_INDEXING=worker``: with the default, inline indexing, posts are indexed
 in their own transaction and there is nothing left for a worker to do.
 
-In worker mode the ``search`` group indexes the post of every ``post.created`` event. The
-handler is idempotent by construction (it re-reads the post and upserts its index row), so a
+In worker mode the ``search`` group indexes the post of every ``post.created`` event — a
+new post, a held post staff approved, the opening post of a moved thread. The handler is
+idempotent by construction (it re-reads the post and upserts its index row), so a
 redelivered event costs a little work and changes nothing; it needs no ``job.once()``.
-``post.deleted`` and ``thread.pruned`` need no handler: the database removes a deleted post's
-index row in the deleting transaction. A periodic catch-up indexes recent posts the index
-lacks — posts held for approval (they announce nothing) and anything a stopped worker missed.
+Deletions need no handler, whoever deletes (poster, staff one by one or by poster, pruning):
+the database removes a deleted post's index row in the deleting transaction, so a deleted
+post leaves the results at its commit, in either mode, and a ``post.created`` handled after
+the deletion finds no post and indexes nothing. Likewise a staff edit (``post.updated``) and
+a move are re-indexed by the database's triggers. A periodic catch-up indexes recent posts
+the index lacks — anything a stopped worker missed.
 """
 
 from __future__ import annotations

@@ -31,11 +31,13 @@ from dataclasses import dataclass, field
 
 from imageboard.events import (
     BanCreated,
+    BoardUpdated,
     Event,
     FileDeleted,
     FileProcessed,
     PostCreated,
     PostDeleted,
+    PostUpdated,
     ReportCreated,
     ThreadArchived,
     ThreadPruned,
@@ -83,6 +85,7 @@ _PATH_KEYS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
 _THREAD_EVENTS = (
     PostCreated,
     PostDeleted,
+    PostUpdated,
     FileDeleted,
     FileProcessed,
     ThreadUpdated,
@@ -175,6 +178,8 @@ def purge_targets(event: Event, *, pages: int = DEFAULT_PAGES) -> PurgeTargets:
     found = _Collect()
     if isinstance(event, ReportCreated) or board is None:
         return found.result()  # reports change no public page; site-wide bans mark no post
+    if isinstance(event, BoardUpdated):
+        return board_targets(board, pages=pages)
     thread_no = getattr(event, "thread_no", None)
     if isinstance(event, BanCreated) and thread_no is None:
         return found.result()  # a ban not issued for a post shows nowhere public
@@ -186,8 +191,8 @@ def purge_targets(event: Event, *, pages: int = DEFAULT_PAGES) -> PurgeTargets:
         found.add(["/"], HOME)  # the front page counts a board's recent posts and threads
     if isinstance(event, ThreadArchived | ThreadPruned) or (isinstance(event, PostDeleted) and event.is_op):
         found.add(archive_urls(board), f"b:{board}:archive")
-    if isinstance(event, PostCreated | PostDeleted):
-        found.add([], SEARCH)
+    if isinstance(event, PostCreated | PostDeleted | PostUpdated):
+        found.add([], SEARCH)  # results show the post's text (an edit changes it)
     return found.result()
 
 

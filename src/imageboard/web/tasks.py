@@ -31,12 +31,14 @@ CACHE_GROUP = "cache"
 SUBJECTS = (
     "post.created.*",
     "post.deleted.*",
+    "post.updated.*",
     "file.deleted.*",
     "file.processed.*",
     "thread.updated.*",
     "thread.archived.*",
     "thread.pruned.*",
     "ban.created.*",
+    "board.updated.*",
 )
 PAGES_TTL = 60.0  # seconds a board's page count is remembered
 

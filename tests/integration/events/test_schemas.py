@@ -9,7 +9,9 @@ import pytest
 from imageboard.events import (
     EVENT_TYPES,
     BanCreated,
+    BoardUpdated,
     PostCreated,
+    PostUpdated,
     ReportCreated,
     ThreadUpdated,
     UndecodableEvent,
@@ -33,6 +35,7 @@ def test_every_event_type_round_trips_through_json(event_type: str) -> None:
     required = {
         "post.created": {"board": "b", "thread_no": 1, "post_no": 2, "post": {"no": 2, "com": "hi <b>"}},
         "post.deleted": {"board": "b", "thread_no": 1, "post_no": 2},
+        "post.updated": {"board": "b", "thread_no": 1, "post_no": 2, "post": {"no": 2, "comment": "edited <b>"}},
         "file.deleted": {"board": "b", "thread_no": 1, "post_no": 2, "sha256": "ab" * 32},
         "file.processed": {"board": "b", "thread_no": 1, "post_no": 2, "sha256": "ab" * 32},
         "file.finished": {"board": "b", "post_id": 9, "tim": 1700000000000123, "status": "failed"},
@@ -40,6 +43,7 @@ def test_every_event_type_round_trips_through_json(event_type: str) -> None:
         "thread.archived": {"board": "b", "thread_no": 1},
         "thread.pruned": {"board": "b", "thread_no": 1},
         "ban.created": {"ban_id": 7},
+        "board.updated": {"board": "b", "fields": ["rules", "title"]},
         "report.created": {"board": "b", "report_id": 3, "thread_no": 1, "post_no": 2},
     }[event_type]
     event = EVENT_TYPES[event_type](**required)
@@ -62,6 +66,18 @@ def test_subjects_and_channels() -> None:
     assert not subject_matches("post.created.*", "post.created")
     assert not subject_matches("post.*", "post.created.b")
     assert subject_matches(">", "ban.created._")
+
+
+def test_post_updated_and_board_updated_are_public_and_travel_where_readers_look() -> None:
+    edited = PostUpdated(board="b", thread_no=1, post_no=2, post={"no": 2, "comment_html": "new"})
+    assert edited.subject == "post.updated.b" and PostUpdated.public
+    assert edited.live_channels() == ["thread:b:1", "catalog:b"]
+    assert subject_matches("post.>", edited.subject)  # what the live feeder listens to
+    settings = BoardUpdated(board="b", fields=["rules"])
+    assert settings.subject == "board.updated.b" and BoardUpdated.public
+    assert settings.live_channels() == []  # the threads did not change
+    with pytest.raises(UndecodableEvent):
+        decode_event({"type": "board.updated", "id": new_event_id()})  # the board is required
 
 
 def test_unknown_fields_are_ignored_and_unknown_types_refused() -> None:

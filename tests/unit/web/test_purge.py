@@ -8,11 +8,13 @@ import pytest
 from imageboard.events import (
     EVENT_TYPES,
     BanCreated,
+    BoardUpdated,
     Event,
     FileDeleted,
     FileProcessed,
     PostCreated,
     PostDeleted,
+    PostUpdated,
     ReportCreated,
     ThreadArchived,
     ThreadPruned,
@@ -71,6 +73,18 @@ EXAMPLES: dict[str, tuple[Event, set[str], set[str], bool]] = {
         THREAD_URLS | INDEX_URLS | OVERBOARD_URLS | {"/"},
         THREAD_KEYS | {"home", "search"},
         False,
+    ),
+    "post.updated": (
+        PostUpdated(board="g", thread_no=7, post_no=9, post={"no": 9}),
+        THREAD_URLS | INDEX_URLS | OVERBOARD_URLS,
+        THREAD_KEYS | {"search"},
+        False,
+    ),
+    "board.updated": (
+        BoardUpdated(board="g", fields=["rules"]),
+        INDEX_URLS | OVERBOARD_URLS | ARCHIVE_URLS | {"/", "/boards.json", "/api/v1/boards"},
+        {"home", "boards", "b:g", "overboard"},
+        True,
     ),
     "file.deleted": (
         FileDeleted(board="g", thread_no=7, post_no=9, sha256="0" * 64),

@@ -42,6 +42,7 @@ from imageboard.boards.staff.reading import (
     is_new_poster,
     posts_by_ids,
     posts_by_ip,
+    thread_posts,
 )
 from imageboard.boards.staff.settings import purge_post_ips, update_board_settings
 from imageboard.boards.staff.threads import move_thread, set_thread_flag, thread_flags, touch
@@ -77,6 +78,7 @@ __all__ = [
     "set_ban_message",
     "set_thread_flag",
     "thread_flags",
+    "thread_posts",
     "touch",
     "update_board_settings",
 ]

@@ -41,9 +41,18 @@ async def posts_by_ids(session: AnySession, post_ids: Sequence[int]) -> dict[int
     return {post.id: staff_post(post, uri, thread_no) for post, uri, thread_no in rows}
 
 
-async def posts_by_ip(session: AnySession, ip: str, *, limit: int = 100) -> list[StaffPost]:
+async def posts_by_ip(session: AnySession, ip: str, *, limit: int | None = 100) -> list[StaffPost]:
     rows = await repo.staff_posts_by_ip(session, ip, limit=limit)
     return [staff_post(post, uri, thread_no) for post, uri, thread_no in rows]
+
+
+async def thread_posts(session: AnySession, uri: str, thread_no: int) -> list[StaffPost]:
+    """Every post of a thread, held ones included, in order (what deleting it removes)."""
+    board = await board_or_404(session, uri)
+    thread = await repo.staff_thread_by_no(session, board.id, thread_no)
+    if thread is None:
+        raise NotFound(f"Thread No.{thread_no} does not exist on /{uri}/.", code="thread_not_found")
+    return [staff_post(post, board.uri, thread.no) for post in await repo.staff_posts_of_thread(session, thread.id)]
 
 
 async def held_posts(session: AnySession, boards: Sequence[str] | None, *, limit: int = 100) -> list[StaffPost]:

@@ -11,10 +11,12 @@ from imageboard.accounts import Actor, Permission
 from imageboard.boards import staff
 from imageboard.boards.staff import StaffPost, ThreadFlag
 from imageboard.core.errors import InvalidInput
+from imageboard.events import FileDeleted, PostDeleted, ThreadUpdated
 from imageboard.moderation import ips
 from imageboard.moderation import repository as repo
 from imageboard.moderation.errors import require, require_any
 from imageboard.moderation.schemas import BanView, DeleteScope
+from imageboard.moderation.services import announce
 from imageboard.moderation.services.base import Context, ban_view, log, post_target, shown_ip, shown_network
 
 FLAG_PERMISSIONS: dict[str, Permission] = {
@@ -81,7 +83,9 @@ class ActionService:
         require(actor, Permission.DELETE_POST, board)
         now = self.ctx.clock()
         async with self.ctx.db.writer() as session:
+            events = await announce.deletions(self.ctx, session, [await staff.find_post(session, board, no)])
             removed = await staff.delete_post(session, board, no, now)
+            announce.record_all(self.ctx, session, events)
             await log(session, now, actor, "delete_post", board, post_target(board, no), reason)
             return bool(removed.threads)
 
@@ -100,6 +104,7 @@ class ActionService:
         now = self.ctx.clock()
         async with self.ctx.db.writer() as session:
             post = await staff.find_post(session, board, no)
+            hashes = await announce.file_hashes(self.ctx, session, [post.id])
             if spoiler:
                 changed = await files.spoiler_files_of_posts(session, [post.id])
             else:
@@ -107,6 +112,14 @@ class ActionService:
             if not changed:
                 raise InvalidInput(f"Post No.{no} has no file.", code="no_file")
             await staff.touch(session, board, post.thread_no, now)
+            if spoiler:
+                self.ctx.events.record(session, announce.updated(await staff.find_post(session, board, no)))
+            else:
+                for sha256 in hashes:
+                    self.ctx.events.record(
+                        session,
+                        FileDeleted(board=board, thread_no=post.thread_no, post_no=no, sha256=sha256, by_staff=True),
+                    )
             await repo.close_reports_of_posts(session, [post.id], "acted", actor.username, now)
             await log(session, now, actor, "spoiler_file" if spoiler else "delete_file", board, post_target(board, no))
 
@@ -121,7 +134,14 @@ class ActionService:
             post = await staff.find_post(session, board, no)
             if post.ip is None:
                 raise InvalidInput("This post's address is no longer kept, so its poster's other posts are unknown.")
+            doomed = [
+                p
+                for p in await staff.posts_by_ip(session, post.ip, limit=None)
+                if announce.in_scope(p, scope, board, post.thread_no)
+            ]
+            events = await announce.deletions(self.ctx, session, doomed)
             removed = await staff.delete_by_ip(session, post.ip, scope, board, post.thread_no, now)
+            announce.record_all(self.ctx, session, events)
             await log(
                 session,
                 now,
@@ -139,7 +159,10 @@ class ActionService:
         require(actor, FLAG_PERMISSIONS[flag], board)
         now = self.ctx.clock()
         async with self.ctx.db.writer() as session:
+            was = (await staff.thread_flags(session, board, thread_no))[flag]
             await staff.set_thread_flag(session, board, thread_no, flag, value, now)
+            if was != value:
+                self.ctx.events.record(session, ThreadUpdated(board=board, thread_no=thread_no, **{flag: value}))
             await log(session, now, actor, FLAG_ACTIONS[(flag, value)], board, post_target(board, thread_no))
 
     async def move_thread(self, actor: Actor, board: str, thread_no: int, target: str) -> int:
@@ -148,6 +171,12 @@ class ActionService:
         now = self.ctx.clock()
         async with self.ctx.db.writer() as session:
             new_no = await staff.move_thread(session, board, thread_no, target, now)
+            # See ``announce``: the old address reads as a deleted thread, the new one as new.
+            self.ctx.events.record(
+                session, PostDeleted(board=board, thread_no=thread_no, post_no=thread_no, is_op=True, by_staff=True)
+            )
+            moved = await staff.find_post(session, target, new_no)
+            self.ctx.events.record(session, await announce.created(self.ctx, session, moved))
             where = f"{post_target(board, thread_no)} → {post_target(target, new_no)}"
             await log(session, now, actor, "move_thread", board, where)
             await log(session, now, actor, "move_thread", target, where)
@@ -159,6 +188,7 @@ class ActionService:
         async with self.ctx.db.writer() as session:
             post = await staff.find_post(session, board, no)
             await staff.edit_post(session, board, no, comment, now)
+            self.ctx.events.record(session, announce.updated(await staff.find_post(session, board, no)))
             await repo.close_reports_of_posts(session, [post.id], "acted", actor.username, now)
             await log(session, now, actor, "edit_post", board, post_target(board, no))
 
@@ -166,7 +196,8 @@ class ActionService:
         require(actor, Permission.APPROVE_POSTS, board)
         now = self.ctx.clock()
         async with self.ctx.db.writer() as session:
-            await staff.approve_post(session, board, no, now)
+            approved = await staff.approve_post(session, board, no, now)
+            self.ctx.events.record(session, await announce.created(self.ctx, session, approved))
             await log(session, now, actor, "approve_post", board, post_target(board, no))
 
     async def reject(self, actor: Actor, board: str, no: int) -> None:
@@ -176,7 +207,9 @@ class ActionService:
             post = await staff.find_post(session, board, no)
             if not post.held:
                 raise InvalidInput(f"Post No.{no} is not waiting for approval.", code="not_held")
+            events = await announce.deletions(self.ctx, session, [post])
             await staff.delete_post(session, board, no, now)
+            announce.record_all(self.ctx, session, events)
             await log(session, now, actor, "reject_post", board, post_target(board, no))
 
     async def held_queue(self, actor: Actor, *, limit: int = 100) -> list[StaffPost]:

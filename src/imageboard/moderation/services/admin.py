@@ -11,6 +11,7 @@ from imageboard.accounts import AccountsService, Actor, BoardRole, Permission
 from imageboard.boards import BoardSpec, BoardsService, BoardView, staff
 from imageboard.boards.staff import BoardSettings
 from imageboard.core.errors import Forbidden, InvalidInput, NotFound
+from imageboard.events import BoardUpdated
 from imageboard.moderation import phash
 from imageboard.moderation import repository as repo
 from imageboard.moderation.errors import FileBanned, require
@@ -201,7 +202,11 @@ class AdminService:
             changes["ip_retention_days"] = _days(values["ip_retention_days"])
         now = self.ctx.clock()
         async with self.ctx.db.writer() as session:
+            before = await staff.board_settings(session, board)
+            changed = sorted(name for name, value in changes.items() if _setting(before, name) != value)
             await staff.update_board_settings(session, board, changes, now)
+            if changed:
+                self.ctx.events.record(session, BoardUpdated(board=board, fields=changed))
             await log(session, now, actor, "board_settings", board, f"/{board}/")
 
     async def board_staff(self, actor: Actor, board: str) -> list[tuple[str, str]]:
@@ -315,6 +320,11 @@ def _file_banned(ban: FileBan) -> FileBanned:
         f"This file is banned {where} and cannot be posted.{why} Post without it, or choose another file.",
         field="upfile",
     )
+
+
+def _setting(settings: BoardSettings, name: str) -> Any:
+    """A setting's current value, from the board's spec or its moderation settings."""
+    return getattr(settings.board, name) if name in staff.SPEC_SETTINGS else getattr(settings, name, None)
 
 
 def _days(value: Any) -> int:

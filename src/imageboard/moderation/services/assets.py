@@ -13,6 +13,7 @@ from typing import Any, Literal
 from imageboard.accounts import Actor, Permission
 from imageboard.boards import staff
 from imageboard.core.errors import InvalidInput, NotFound
+from imageboard.events import BoardUpdated, FileDeleted
 from imageboard.moderation import phash
 from imageboard.moderation import repository as repo
 from imageboard.moderation.errors import require
@@ -59,6 +60,7 @@ class AssetService:
             if image.name not in banners:
                 banners = (*banners, image.name)
             await staff.update_board_settings(session, board, {"banners": "\n".join(banners)}, now)
+            self.ctx.events.record(session, BoardUpdated(board=board, fields=["banners"]))
             await log(session, now, actor, "add_banner", board, f"/{board}/", image.name)
         return image.name
 
@@ -71,6 +73,7 @@ class AssetService:
                 raise NotFound(f"/{board}/ has no banner '{name[:80]}'.", code="banner_not_found")
             banners = [b for b in view.banners if b != name]
             await staff.update_board_settings(session, board, {"banners": "\n".join(banners)}, now)
+            self.ctx.events.record(session, BoardUpdated(board=board, fields=["banners"]))
             await log(session, now, actor, "remove_banner", board, f"/{board}/", name)
             still_used = name == view.custom_spoiler
         if not still_used:
@@ -87,6 +90,7 @@ class AssetService:
         async with self.ctx.db.writer() as session:
             view = (await staff.board_settings(session, board)).board
             await staff.update_board_settings(session, board, {"custom_spoiler": image.name}, now)
+            self.ctx.events.record(session, BoardUpdated(board=board, fields=["custom_spoiler"]))
             await log(session, now, actor, "set_spoiler", board, f"/{board}/", image.name)
             old = view.custom_spoiler
         if old and old != image.name and old not in view.banners:
@@ -101,6 +105,7 @@ class AssetService:
             if not view.custom_spoiler:
                 raise NotFound(f"/{board}/ uses the site's spoiler image already.", code="spoiler_not_found")
             await staff.update_board_settings(session, board, {"custom_spoiler": ""}, now)
+            self.ctx.events.record(session, BoardUpdated(board=board, fields=["custom_spoiler"]))
             await log(session, now, actor, "remove_spoiler", board, f"/{board}/")
         if view.custom_spoiler not in view.banners:
             await self._images().remove(board, view.custom_spoiler)
@@ -171,6 +176,11 @@ class AssetService:
                 )
             if delete and await files.delete_files_of_posts(session, [post.id]):
                 await staff.touch(session, board, post.thread_no, now)
+                for sha256, _perceptual in hashes:
+                    self.ctx.events.record(
+                        session,
+                        FileDeleted(board=board, thread_no=post.thread_no, post_no=no, sha256=sha256, by_staff=True),
+                    )
                 await repo.close_reports_of_posts(session, [post.id], "acted", actor.username, now)
                 await log(session, now, actor, "delete_file", board, post_target(board, no))
         return FileBanOutcome(bans=made, without_phash=without)

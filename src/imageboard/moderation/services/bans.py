@@ -8,11 +8,13 @@ from imageboard.accounts import Actor, Permission
 from imageboard.boards import staff
 from imageboard.core.db import WriteSession
 from imageboard.core.errors import Conflict, InvalidInput, NotFound
+from imageboard.events import BanCreated
 from imageboard.moderation import ips
 from imageboard.moderation import repository as repo
 from imageboard.moderation.errors import require
 from imageboard.moderation.models import Appeal, Ban, PosterWarning
 from imageboard.moderation.schemas import AppealItem, BanPage, BanRequest, BanView, WarningView
+from imageboard.moderation.services.announce import updated
 from imageboard.moderation.services.base import (
     Context,
     appeal_view,
@@ -46,10 +48,12 @@ class BanService:
                 )
             span = ips.range_around(post.ip, request.prefix)
             ban = await self._add(session, actor, scope, span, request, now, post_board=board, post_no=no)
+            self._announce(session, ban, thread_no=post.thread_no)
             if request.public_mark:
                 await staff.set_ban_message(
                     session, board, no, request.mark_text.strip() or staff.DEFAULT_BAN_MESSAGE, now
                 )
+                self.ctx.events.record(session, updated(await staff.find_post(session, board, no)))
             await repo.close_reports_of_posts(session, [post.id], "acted", actor.username, now)
             await log(session, now, actor, "ban", board, post_target(board, no), ban.reason)
             return ban_view(ban, now, network=shown_network(actor, ban))
@@ -63,6 +67,7 @@ class BanService:
             if scope is not None:
                 await staff.board_or_404(session, scope)
             ban = await self._add(session, actor, scope, span, request, now)
+            self._announce(session, ban)
             await log(session, now, actor, "ban", scope, f"ban #{ban.id}", ban.reason)
             return ban_view(ban, now, network=shown_network(actor, ban))
 
@@ -70,7 +75,9 @@ class BanService:
         self, session: WriteSession, actor: Actor, board: str | None, ip: str, request: BanRequest, now: datetime
     ) -> Ban:
         """Inside the reports use case: ban whoever filed an abusive report."""
-        return await self._add(session, actor, board, ips.range_around(ip, request.prefix), request, now)
+        ban = await self._add(session, actor, board, ips.range_around(ip, request.prefix), request, now)
+        self._announce(session, ban)
+        return ban
 
     async def ban_by_filter(
         self, session: WriteSession, ip: str, board: str | None, reason: str, hours: int, label: str
@@ -89,6 +96,7 @@ class BanService:
                 created_by=label,
             ),
         )
+        self._announce(session, ban)
         await log(session, now, label, "ban", board, f"ban #{ban.id}", reason)
         return ban
 
@@ -254,6 +262,20 @@ class BanService:
                 created_at=now,
                 expires_at=now + timedelta(hours=request.hours) if request.hours else None,
                 created_by=actor.username,
+            ),
+        )
+
+    def _announce(self, session: WriteSession, ban: Ban, *, thread_no: int | None = None) -> None:
+        """``ban.created``: staff only, and without the address or range banned."""
+        self.ctx.events.record(
+            session,
+            BanCreated(
+                board=ban.board_uri,
+                ban_id=ban.id,
+                thread_no=thread_no,
+                post_no=ban.post_no if thread_no is not None else None,
+                reason=ban.reason,
+                expires_at=ban.expires_at,
             ),
         )
 

@@ -4,12 +4,13 @@ viewer may see of an address."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from imageboard.accounts import Actor, Permission
 from imageboard.core.db import Database, ReadSession, WriteSession
+from imageboard.events import EventPublisher
 from imageboard.moderation import ips
 from imageboard.moderation import repository as repo
 from imageboard.moderation.models import Appeal, Ban, ModLogEntry
@@ -69,6 +70,8 @@ class Context:
     clock: Callable[[], datetime]
     files: FilePort | None = None
     images: ImagePort | None = None
+    # Every action records its domain events here, in the action's own transaction.
+    events: EventPublisher = field(default_factory=EventPublisher)
 
 
 async def log(

@@ -9,6 +9,7 @@ from imageboard.accounts import Actor, Permission
 from imageboard.boards import staff
 from imageboard.boards.staff import BoardSettings, StaffPost
 from imageboard.core.errors import Conflict, InvalidInput, NotFound
+from imageboard.events import ReportCreated
 from imageboard.moderation import repository as repo
 from imageboard.moderation.errors import require
 from imageboard.moderation.models import Report
@@ -43,21 +44,30 @@ class ReportService:
             rules = {"board": settings.rule_list, "global": site.rule_list}.get(kind)
             if rules is None or not index.isdigit() or not 1 <= int(index) <= len(rules):
                 raise InvalidInput("Choose the rule this post breaks.", field="reason")
-            added = await repo.add_report(
+            report = Report(
+                post_id=post.id,
+                board_uri=board,
+                post_no=no,
+                is_global=kind == "global",
+                reason=rules[int(index) - 1][:500],
+                reporter_ip=ip,
+                created_at=now,
+                status="open",
+            )
+            if not await repo.add_report(session, report):
+                raise Conflict("You have already reported this post.", code="already_reported")
+            # Staff only, and never who reported: the rule broken is all it says.
+            self.ctx.events.record(
                 session,
-                Report(
-                    post_id=post.id,
-                    board_uri=board,
+                ReportCreated(
+                    board=board,
+                    report_id=report.id,
+                    thread_no=post.thread_no,
                     post_no=no,
-                    is_global=kind == "global",
-                    reason=rules[int(index) - 1][:500],
-                    reporter_ip=ip,
-                    created_at=now,
-                    status="open",
+                    category=kind,
+                    reason=report.reason,
                 ),
             )
-            if not added:
-                raise Conflict("You have already reported this post.", code="already_reported")
 
     async def queues(self, actor: Actor, *, limit: int = 200) -> tuple[list[ReportGroup], list[ReportGroup]]:
         """Open reports the viewer may see: board reports of their boards, and the global

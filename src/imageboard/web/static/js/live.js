@@ -3,7 +3,8 @@
  * An EventSource on /{board}/thread/{no}/events says when something changed; the script then
  * fetches the thread page itself (cached by the server, so cheap) and merges it: posts not yet
  * on the page are inserted in order, backlinks and the reply count are brought up to date,
- * posts gone from the thread are marked deleted, posts whose files changed are replaced.
+ * posts gone from the thread are marked deleted, posts that changed (files, a staff edit, a
+ * ban mark: post.updated) are replaced.
  * Rendering stays in one place, the server. When EventSource is missing or keeps failing,
  * the page is polled every POLL_MS instead (and the stream is tried again now and then).
  *
@@ -26,8 +27,8 @@
 
   var POLL_MS = 20 * 1000;
   var RETRY_STREAM_MS = 2 * 60 * 1000;
-  var EVENTS = ["post.created", "post.deleted", "file.deleted", "file.processed", "thread.updated",
-    "thread.archived", "thread.pruned"];
+  var EVENTS = ["post.created", "post.deleted", "post.updated", "file.deleted", "file.processed",
+    "thread.updated", "thread.archived", "thread.pruned"];
   var pageUrl = "/" + page.board + "/thread/" + page.thread;
   var eventsUrl = pageUrl + "/events";
   var box = page.box;
@@ -99,7 +100,7 @@
 
   // ---- merging a fresh copy of the page --------------------------------------------------
 
-  var dirty = new Set();  // ids ("p123") of posts to replace wholesale (files changed)
+  var dirty = new Set();  // ids ("p123") of posts to replace wholesale (files or text changed)
   var pendingShow = null;
   var dead = false;
 
