@@ -173,13 +173,15 @@ def thumbnail(path: Path, fmt: str, box: int, target: Path) -> Thumbnail:
 
 
 def _dhash(thumb: Image) -> int:
-    # A thumbnail is at most a few hundred pixels a side and already in memory: this
-    # shrink costs microseconds.
+    # The thumbnail is a few hundred pixels a side and already in memory, so this costs
+    # about 2 ms, nearly all of it libvips setting up the operations, not computing.
     small = thumb.thumbnail_image(phash.WIDTH, height=phash.HEIGHT, size="force", no_rotate=True)
-    small = small.colourspace("b-w")
+    small = small.colourspace("b-w")  # sRGB uchar in, one uchar band out
     if small.bands > 1:
         small = small.extract_band(0)
-    return phash.hash_pixels(bytes(small.cast("uchar").write_to_memory()))
+    if small.format != "uchar":
+        small = small.cast("uchar")
+    return phash.hash_pixels(bytes(small.write_to_memory()))
 
 
 def perceptual_hash(path: Path, box: int) -> int:

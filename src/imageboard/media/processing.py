@@ -9,7 +9,8 @@ The steps, for every kind of file:
    limits *before* any pixel is decoded;
 3. a full decode proves the file is what it claims (thumbnail, every animation frame,
    every key frame and the audio of a video);
-4. hashes are taken of the cleaned original, which is what gets stored.
+4. hashes are taken of the cleaned original, which is what gets stored; the perceptual
+   hash (``phash``) comes from the thumbnail's pixels, so nothing is decoded twice.
 
 Temporary files live in ``workdir``; when a file is refused, none are left behind.
 
