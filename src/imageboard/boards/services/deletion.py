@@ -1,0 +1,97 @@
+"""Deletion by the poster (with the post's deletion password) and pruning of expired archives."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime, timedelta
+
+from imageboard.boards import repository as repo
+from imageboard.boards.models import Board, Thread
+from imageboard.boards.services.base import BoardsBase, board_or_404
+from imageboard.core.db import WriteSession
+from imageboard.core.errors import Forbidden, InvalidInput, NotFound
+from imageboard.events import PostDeleted, ThreadPruned, ThreadUpdated
+
+
+class DeletionMixin(BoardsBase):
+    async def delete_own_post(self, board_uri: str, no: int, password: str, *, file_only: bool = False) -> bool:
+        """Delete a post (a thread, if it is the opening post) whose deletion password matches.
+        Returns True when a whole thread was removed."""
+        async with self.db.writer() as session:
+            board = await board_or_404(session, board_uri)
+            post = await repo.post_by_no(session, board.id, no)
+            if post is None:
+                raise NotFound(f"Post No.{no} does not exist on /{board.uri}/.", code="post_not_found")
+            if (
+                not password
+                or not post.password_digest
+                or not hmac.compare_digest(post.password_digest, self._digest(password))
+            ):
+                raise Forbidden(
+                    "Wrong password: this post was made with another deletion password.",
+                    field="pwd",
+                    code="wrong_password",
+                )
+            now = self.clock()
+            if file_only:
+                removed = await self.media.delete_files_of_posts(session, [post.id]) if self.media else 0
+                if not removed:
+                    raise InvalidInput("This post has no file to delete.", code="no_file")
+                thread = await session.get(Thread, post.thread_id)
+                if thread is not None:
+                    thread.updated_at = now
+                    thread.file_count = max(0, thread.file_count - removed)
+                    self.events.record(
+                        session, ThreadUpdated(board=board.uri, thread_no=thread.no, file_count=thread.file_count)
+                    )
+                await repo.touch_board(session, board.id, now)
+                return False
+            thread = await session.get(Thread, post.thread_id)
+            thread_no = thread.no if thread is not None else post.no
+            self.events.record(
+                session, PostDeleted(board=board.uri, thread_no=thread_no, post_no=post.no, is_op=post.is_op)
+            )
+            if post.is_op:
+                await repo.delete_thread(session, post.thread_id)
+                await repo.touch_board(session, board.id, now)
+                return True
+            if self.media is not None and thread is not None:
+                lost = len((await self.media.files_for_posts(session, [post.id])).get(post.id, []))
+                thread.file_count = max(0, thread.file_count - lost)
+            await repo.delete_posts(session, [post.id])
+            await self._rebuild_thread(session, board, post.thread_id, now)
+            await repo.touch_board(session, board.id, now)
+            return False
+
+    async def _rebuild_thread(self, session: WriteSession, board: Board, thread_id: int, now: datetime) -> None:
+        """After replies vanish, the thread's counters and bump time are what the remaining
+        replies make them — so deleting a spammer's bumps puts the thread back where it was."""
+        thread = await session.get(Thread, thread_id)
+        if thread is None:
+            return
+        count, replies = await repo.thread_reply_stats(session, thread.id)
+        thread.reply_count = count
+        thread.bumped_at = thread.created_at
+        for created_at, sage in replies[: board.bump_limit]:
+            if not sage:
+                thread.bumped_at = max(thread.bumped_at, created_at)
+        thread.updated_at = now
+        await session.flush()
+
+    # --- maintenance --------------------------------------------------------------------
+
+    async def prune_archives(self) -> int:
+        """Remove archived threads older than their board's archive period."""
+        removed = 0
+        now = self.clock()
+        async with self.db.writer() as session:
+            for board in await repo.all_boards(session):
+                for thread in await repo.archived_before(session, board.id, now - timedelta(days=board.archive_days)):
+                    await repo.delete_thread(session, thread.id)
+                    self.events.record(
+                        session, ThreadPruned(board=board.uri, thread_no=thread.no, reason="archive_expired")
+                    )
+                    removed += 1
+                    # The archive page and archive.json are cached by the board's version.
+                    await repo.touch_board(session, board.id, now)
+        return removed
