@@ -18,6 +18,7 @@ posting transaction and the error pages, in the real server process.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +161,18 @@ class Peak:
     statuses: dict[int, int] = {}  # noqa: RUF012  (one module's tally)
 
 
+def wait_until_processed(site: Site, thread_no: int, timeout: float = 60.0) -> None:
+    """A video is posted as "processing" and finished by the site's background worker; the
+    snapshots below must not catch that work halfway (its scratch file, its new blob)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        posts = httpx.get(f"{site.url}/b/thread/{thread_no}.json", timeout=30).json()["posts"]
+        if all(post.get("tn_w", 1) > 0 for post in posts if "tim" in post):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the warm-up video of thread {thread_no} was not processed within {timeout} s")
+
+
 @pytest.fixture(scope="module")
 def warmed(site: Site) -> Site:
     for route in ("form", "api"):
@@ -168,6 +181,7 @@ def warmed(site: Site) -> Site:
     video = samples.video(site.data_dir.parent / "warm.webm")
     answer = send(site, "form", "warm-up.webm", video.read_bytes(), "video/webm")
     assert answer.status_code == 201, answer.text
+    wait_until_processed(site, answer.json()["thread"])
     Peak.baseline_kib = memory_kib(site.pid)[0]
     return site
 
