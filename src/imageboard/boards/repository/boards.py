@@ -1,0 +1,137 @@
+"""Boards: lookups, post numbering, and the versions pages are cached by."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from imageboard.boards.models import Board, Post, Thread
+from imageboard.boards.repository.columns import AnySession
+from imageboard.core.db import WriteSession
+
+# --- boards -----------------------------------------------------------------------------
+
+
+async def board_by_uri(session: AnySession, uri: str) -> Board | None:
+    result = await session.execute(select(Board).where(Board.uri == uri))
+    return result.scalar_one_or_none()
+
+
+async def board_record(session: AnySession, uri: str) -> Row[Any] | None:
+    """The board's columns, for reading (``service.board_view`` takes it like an entity)."""
+    return (await session.execute(select(Board.__table__).where(Board.uri == uri))).one_or_none()
+
+
+async def board_records(session: AnySession) -> Sequence[Row[Any]]:
+    return (await session.execute(select(Board.__table__).order_by(Board.uri))).all()
+
+
+async def all_boards(session: AnySession) -> Sequence[Board]:
+    return (await session.execute(select(Board).order_by(Board.uri))).scalars().all()
+
+
+async def board_uris(session: AnySession, uris: Iterable[str]) -> set[str]:
+    wanted = set(uris)
+    if not wanted:
+        return set()
+    rows = await session.execute(select(Board.uri).where(Board.uri.in_(wanted)))
+    return set(rows.scalars().all())
+
+
+async def count_boards(session: AnySession) -> int:
+    return int((await session.execute(select(func.count()).select_from(Board))).scalar_one())
+
+
+async def board_activity(session: AnySession, since: datetime) -> dict[int, tuple[int, datetime | None]]:
+    """Posts per board since ``since``, and each board's last post time."""
+    recent = (
+        select(Post.board_id, func.count().label("n"))
+        .where(Post.created_at >= since, Post.held.is_(False))
+        .group_by(Post.board_id)
+    )
+    # Post numbers grow with time, so a board's last post is the one numbered last_post_no:
+    # one unique-index lookup per board instead of a scan of every post.
+    last = select(Board.id, Post.created_at).outerjoin(
+        Post, and_(Post.board_id == Board.id, Post.no == Board.last_post_no)
+    )
+    counts = {row.board_id: int(row.n) for row in await session.execute(recent)}
+    activity: dict[int, tuple[int, datetime | None]] = {}
+    for board_id, last_at in await session.execute(last):
+        activity[board_id] = (counts.get(board_id, 0), last_at)
+    return activity
+
+
+async def add_board(session: WriteSession, board: Board) -> Board:
+    session.add(board)
+    await session.flush()
+    return board
+
+
+async def take_post_number(session: WriteSession, board_id: int) -> int:
+    """Hand out the board's next post number. The UPDATE locks the board row until commit,
+    so concurrent posters on one board are serialised here and no number repeats."""
+    result = await session.execute(
+        update(Board)
+        .where(Board.id == board_id)
+        .values(last_post_no=Board.last_post_no + 1)
+        .returning(Board.last_post_no)
+    )
+    return int(result.scalar_one())
+
+
+# The posting statements are built once: they run for every post, and building one costs
+# more than SQLite takes to run it.
+_CLAIM_POST_NUMBER = (
+    update(Board)
+    .where(Board.uri == bindparam("board_uri"))
+    .values(last_post_no=Board.last_post_no + 1, updated_at=bindparam("now", type_=Board.updated_at.type))
+    .returning(Board)
+    .execution_options(populate_existing=True, synchronize_session=False)
+)
+
+
+async def claim_post_number(session: WriteSession, uri: str, now: datetime) -> Board | None:
+    """The posting transaction's first statement: the board with its next post number in
+    ``last_post_no``, marked changed at ``now`` — one statement for the read, the number and
+    the touch. The UPDATE locks the board row until commit, so posters on one board are
+    serialised here and no number repeats. None when there is no such board."""
+    return (await session.execute(_CLAIM_POST_NUMBER, {"board_uri": uri, "now": now})).scalar_one_or_none()
+
+
+async def give_back_post_number(session: WriteSession, board_id: int) -> None:
+    """Undo ``claim_post_number`` in the same transaction (the row is still locked by it)."""
+    await session.execute(update(Board).where(Board.id == board_id).values(last_post_no=Board.last_post_no - 1))
+
+
+async def touch_threads(session: WriteSession, threads: Iterable[tuple[str, int]], when: datetime) -> None:
+    """Mark threads changed (a post elsewhere now backlinks into them), and their boards: the
+    index pages show backlinks too, and they are cached by the board's version."""
+    pairs = set(threads)
+    for uri, no in pairs:
+        board_id = select(Board.id).where(Board.uri == uri).scalar_subquery()
+        query = update(Thread).where(Thread.board_id == board_id, Thread.no == no).values(updated_at=when)
+        await session.execute(query)
+    for uri in {uri for uri, _ in pairs}:
+        await session.execute(update(Board).where(Board.uri == uri).values(updated_at=when))
+
+
+async def board_version(session: AnySession | AsyncConnection, uri: str) -> datetime | None:
+    """When anything on the board last changed (every write touches it)."""
+    return (await session.execute(select(Board.updated_at).where(Board.uri == uri))).scalar_one_or_none()
+
+
+async def site_version(session: AnySession | AsyncConnection) -> datetime | None:
+    return (await session.execute(select(func.max(Board.updated_at)))).scalar_one_or_none()
+
+
+async def thread_version(session: AnySession | AsyncConnection, uri: str, no: int) -> datetime | None:
+    query = select(Thread.updated_at).join(Board, Board.id == Thread.board_id).where(Board.uri == uri, Thread.no == no)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def touch_board(session: WriteSession, board_id: int, when: datetime) -> None:
+    await session.execute(update(Board).where(Board.id == board_id).values(updated_at=when))

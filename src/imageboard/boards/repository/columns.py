@@ -1,0 +1,37 @@
+"""The session types the queries take, and the columns the public pages' read models are
+built from."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from imageboard.boards.models import Post, Thread
+from imageboard.boards.schemas import PostView, ThreadState
+from imageboard.core.db import ReadSession, WriteSession
+
+AnySession = ReadSession | WriteSession | AsyncSession
+
+# The columns of a PostView after its (board, thread_no), and of a ThreadState after its
+# board, in the dataclasses' field order: rows are unpacked into them positionally.
+POST_VIEW_COLUMNS = (
+    Post.no, Post.is_op, Post.created_at, Post.name, Post.tripcode, Post.capcode, Post.subject, Post.comment,
+    Post.comment_html, Post.poster_id, Post.country_code, Post.country_name, Post.sage, Post.edited_at,
+)  # fmt: skip
+THREAD_STATE_COLUMNS = (
+    Thread.no, Thread.subject, Thread.created_at, Thread.bumped_at, Thread.updated_at, Thread.reply_count,
+    Thread.file_count, Thread.sticky, Thread.locked, Thread.cyclic, Thread.archived, Thread.archived_at,
+)  # fmt: skip
+
+
+def _check_order(columns: Sequence[Any], model: type[Any], after: int) -> None:
+    names = [f.name for f in dataclasses.fields(model)][after : after + len(columns)]
+    if names != [c.key for c in columns]:
+        raise RuntimeError(f"{model.__name__}'s fields and the columns selected for it are out of step")
+
+
+_check_order(POST_VIEW_COLUMNS, PostView, after=2)
+_check_order(THREAD_STATE_COLUMNS, ThreadState, after=1)

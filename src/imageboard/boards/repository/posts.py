@@ -1,0 +1,167 @@
+"""Posts: adding, reading views of them, quotes and backlinks, deleting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select
+
+from imageboard.boards.models import Board, Post, PostQuote, Thread
+from imageboard.boards.repository.columns import POST_VIEW_COLUMNS, AnySession
+from imageboard.boards.schemas import PostView, ThreadState
+from imageboard.core.db import WriteSession
+
+# --- posts ------------------------------------------------------------------------------
+
+
+async def add_post(session: WriteSession, post: Post) -> Post:
+    session.add(post)
+    await session.flush()
+    return post
+
+
+async def add_quotes(session: WriteSession, source_post_id: int, targets: Iterable[tuple[int, int]]) -> None:
+    for board_id, no in set(targets):
+        session.add(PostQuote(source_post_id=source_post_id, target_board_id=board_id, target_no=no))
+    await session.flush()
+
+
+async def post_by_no(session: AnySession, board_id: int, no: int) -> Post | None:
+    query = select(Post).where(Post.board_id == board_id, Post.no == no)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+PostViews = list[tuple[int, PostView]]  # (post id, view)
+
+
+async def thread_post_views(session: AnySession, thread_id: int, uri: str, thread_no: int) -> tuple[PostViews, int]:
+    """The visible posts of a thread, in order, and how many posters (addresses) wrote them."""
+    query = (
+        select(Post.id, Post.ip, *POST_VIEW_COLUMNS)
+        .where(Post.thread_id == thread_id, Post.held.is_(False))
+        .order_by(Post.no)
+    )
+    views: PostViews = []
+    addresses = set()
+    for post_id, ip, *values in (await session.execute(query)).all():
+        views.append((post_id, PostView(uri, thread_no, *values)))
+        addresses.add(ip or "")  # posts without an address (purged) count as one poster
+    return views, len(addresses)
+
+
+async def opening_post_views(
+    session: AnySession, threads: Mapping[int, ThreadState]
+) -> dict[int, tuple[int, PostView]]:
+    """The opening post of each thread (by thread id) that has a visible one."""
+    if not threads:
+        return {}
+    # A bare ``is_op`` (not ``IS true``) lets PostgreSQL use the partial index ix_posts_opening.
+    query = select(Post.thread_id, Post.id, *POST_VIEW_COLUMNS).where(
+        Post.thread_id.in_(list(threads)), Post.is_op, Post.held.is_(False)
+    )
+    found: dict[int, tuple[int, PostView]] = {}
+    for thread_id, post_id, *values in (await session.execute(query)).all():
+        state = threads[thread_id]
+        found[thread_id] = (post_id, PostView(state.board, state.no, *values))
+    return found
+
+
+async def last_reply_views(session: AnySession, threads: Mapping[int, ThreadState], count: int) -> dict[int, PostViews]:
+    """The last ``count`` replies of each thread (by thread id), oldest first, in one query."""
+    result: dict[int, PostViews] = {thread_id: [] for thread_id in threads}
+    if not threads or count <= 0:
+        return result
+    # The ranking subquery carries the whole row: joining it back to posts by id made
+    # PostgreSQL scan the posts table for the outer side.
+    ranked = (
+        select(
+            Post.thread_id,
+            Post.id,
+            *POST_VIEW_COLUMNS,
+            func.row_number().over(partition_by=Post.thread_id, order_by=Post.no.desc()).label("rank"),
+        )
+        .where(Post.thread_id.in_(list(threads)), Post.is_op.is_(False), Post.held.is_(False))
+        .subquery()
+    )
+    columns = [ranked.c.thread_id, ranked.c.id, *(ranked.c[c.key] for c in POST_VIEW_COLUMNS)]
+    query = select(*columns).where(ranked.c.rank <= count).order_by(ranked.c.thread_id, ranked.c.no)
+    for thread_id, post_id, *values in (await session.execute(query)).all():
+        state = threads[thread_id]
+        result[thread_id].append((post_id, PostView(state.board, state.no, *values)))
+    return result
+
+
+async def thread_numbers_of(session: AnySession, wanted: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """For quoted (board URI, post number) pairs, the number of the thread each post is in."""
+    pairs = set(wanted)
+    if not pairs:
+        return {}
+    query = (
+        select(Board.uri, Post.no, Thread.no)
+        .join(Post, Post.board_id == Board.id)
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(or_(*(and_(Board.uri == uri, Post.no == no) for uri, no in pairs)), Post.held.is_(False))
+    )
+    return {(uri, no): thread_no for uri, no, thread_no in (await session.execute(query)).all()}
+
+
+async def backlinks_to(
+    session: AnySession, board_id: int, target_nos: Sequence[int]
+) -> list[tuple[int, str, int, int]]:
+    """(quoted post number, quoting board URI, quoting thread number, quoting post number)."""
+    if not target_nos:
+        return []
+    return await _backlinks(session, board_id, PostQuote.target_no.in_(target_nos))
+
+
+async def _backlinks(session: AnySession, board_id: int, targets: Any) -> list[tuple[int, str, int, int]]:
+    query = (
+        select(PostQuote.target_no, Board.uri, Thread.no, Post.no)
+        .join(Post, Post.id == PostQuote.source_post_id)
+        .join(Thread, Thread.id == Post.thread_id)
+        .join(Board, Board.id == Post.board_id)
+        .where(PostQuote.target_board_id == board_id, targets, Post.held.is_(False))
+        .order_by(Post.board_id, Post.no)
+    )
+    return [(int(a), str(b), int(c), int(d)) for a, b, c, d in (await session.execute(query)).all()]
+
+
+async def backlinks_into_thread(session: AnySession, board_id: int, thread_id: int) -> list[tuple[int, str, int, int]]:
+    """``backlinks_to`` every visible post of a thread (a subquery, not hundreds of numbers)."""
+    numbers = select(Post.no).where(Post.thread_id == thread_id, Post.held.is_(False))
+    return await _backlinks(session, board_id, PostQuote.target_no.in_(numbers))
+
+
+async def live_posts_among(session: AnySession, post_ids: Sequence[int]) -> list[int]:
+    """Those of the posts that stand in a live (not archived) thread."""
+    if not post_ids:
+        return []
+    query = (
+        select(Post.id)
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(Post.id.in_(post_ids), Thread.archived.is_(False))
+    )
+    return list((await session.execute(query)).scalars().all())
+
+
+async def delete_posts(session: WriteSession, post_ids: Sequence[int]) -> None:
+    if post_ids:
+        await session.execute(delete(Post).where(Post.id.in_(post_ids)))
+
+
+async def oldest_replies(session: WriteSession, thread_id: int, count: int) -> Sequence[Post]:
+    query = select(Post).where(Post.thread_id == thread_id, Post.is_op.is_(False)).order_by(Post.no).limit(count)
+    return (await session.execute(query)).scalars().all()
+
+
+async def thread_reply_stats(session: WriteSession, thread_id: int) -> tuple[int, list[tuple[datetime, bool]]]:
+    """Reply count and, in order, each reply's (time, sage) — what the bump time is rebuilt from."""
+    query = (
+        select(Post.created_at, Post.sage)
+        .where(Post.thread_id == thread_id, Post.is_op.is_(False), Post.held.is_(False))
+        .order_by(Post.no)
+    )
+    rows = [(row[0], bool(row[1])) for row in (await session.execute(query)).all()]
+    return len(rows), rows

@@ -1,0 +1,159 @@
+"""Threads: lookups, reply counting, and the thread lists of the index, catalog, archive
+and overboard."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, bindparam, case, delete, func, select, update
+
+from imageboard.boards.models import Board, Post, Thread
+from imageboard.boards.repository.columns import THREAD_STATE_COLUMNS, AnySession
+from imageboard.boards.schemas import ThreadState
+from imageboard.core.db import WriteSession
+
+# --- threads ----------------------------------------------------------------------------
+
+
+async def thread_by_no(session: AnySession, board_id: int, no: int, *, for_update: bool = False) -> Thread | None:
+    query = select(Thread).where(Thread.board_id == board_id, Thread.no == no, Thread.held.is_(False))
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+def _count_reply(*, bump: bool) -> Any:
+    now = bindparam("now", type_=Thread.updated_at.type)
+    bumped_at = case((Thread.reply_count < bindparam("bump_limit"), now), else_=Thread.bumped_at)
+    return (
+        update(Thread)
+        .where(
+            Thread.board_id == bindparam("of_board"),
+            Thread.no == bindparam("thread_no"),
+            Thread.held.is_(False),
+            Thread.archived.is_(False),
+            Thread.locked.is_(False),
+        )
+        .values(reply_count=Thread.reply_count + 1, updated_at=now, bumped_at=bumped_at if bump else Thread.bumped_at)
+        .returning(Thread)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    )
+
+
+_COUNT_REPLY = {True: _count_reply(bump=True), False: _count_reply(bump=False)}
+
+
+async def count_reply(
+    session: WriteSession, board_id: int, no: int, *, now: datetime, bump: bool, bump_limit: int
+) -> Thread | None:
+    """Count a reply on a visible, open thread — and bump it when ``bump`` and still below
+    ``bump_limit`` — in one statement that also locks the row until commit. None when the
+    thread cannot take the reply (missing, held, archived or locked)."""
+    values = {"of_board": board_id, "thread_no": no, "now": now} | ({"bump_limit": bump_limit} if bump else {})
+    return (await session.execute(_COUNT_REPLY[bump], values)).scalar_one_or_none()
+
+
+async def add_thread(session: WriteSession, thread: Thread) -> Thread:
+    session.add(thread)
+    await session.flush()
+    return thread
+
+
+def _live(board_id: int) -> Any:
+    return and_(Thread.board_id == board_id, Thread.archived.is_(False), Thread.held.is_(False))
+
+
+async def count_live_threads(session: AnySession, board_id: int) -> int:
+    query = select(func.count()).select_from(Thread).where(_live(board_id))
+    return int((await session.execute(query)).scalar_one())
+
+
+ThreadStates = dict[int, ThreadState]  # by thread id, in the order of the query
+
+
+async def _thread_states(session: AnySession, uri: str, query: Any) -> ThreadStates:
+    return {thread_id: ThreadState(uri, *values) for thread_id, *values in (await session.execute(query)).all()}
+
+
+async def board_with_thread(session: AnySession, uri: str, no: int) -> tuple[Row[Any] | None, ThreadStates]:
+    """The board's columns (as ``board_record``) and its visible thread ``no`` as {id: state},
+    in one query: the thread page's first round trip."""
+    thread = [Thread.id.label("thread_id"), *(c.label(f"thread_{c.key}") for c in THREAD_STATE_COLUMNS)]
+    joined = and_(Thread.board_id == Board.id, Thread.no == no, Thread.held.is_(False))
+    query = select(Board.__table__, *thread).outerjoin(Thread, joined).where(Board.uri == uri)
+    row = (await session.execute(query)).one_or_none()
+    if row is None:
+        return None, {}
+    values = row[len(Board.__table__.c) :]
+    return row, ({} if values[0] is None else {values[0]: ThreadState(uri, *values[1:])})
+
+
+async def live_thread_states(session: AnySession, board_id: int, uri: str, *, offset: int, limit: int) -> ThreadStates:
+    query = (
+        select(Thread.id, *THREAD_STATE_COLUMNS)
+        .where(_live(board_id))
+        .order_by(Thread.sticky.desc(), Thread.bumped_at.desc(), Thread.no.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return await _thread_states(session, uri, query)
+
+
+async def catalog_thread_states(session: AnySession, board_id: int, uri: str, sort: str) -> ThreadStates:
+    order = {
+        "bump": (Thread.sticky.desc(), Thread.bumped_at.desc(), Thread.no.desc()),
+        "created": (Thread.sticky.desc(), Thread.no.desc()),
+        "replies": (Thread.sticky.desc(), Thread.reply_count.desc(), Thread.no.desc()),
+    }[sort]
+    return await _thread_states(
+        session, uri, select(Thread.id, *THREAD_STATE_COLUMNS).where(_live(board_id)).order_by(*order)
+    )
+
+
+async def threads_past_capacity(session: WriteSession, board_id: int, capacity: int) -> Sequence[Thread]:
+    """Live, non-sticky threads that have fallen off the last page."""
+    query = (
+        select(Thread)
+        .where(_live(board_id), Thread.sticky.is_(False))
+        .order_by(Thread.bumped_at.desc(), Thread.no.desc())
+        .offset(capacity)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def archived_thread_states(session: AnySession, board_id: int, uri: str) -> ThreadStates:
+    query = (
+        select(Thread.id, *THREAD_STATE_COLUMNS)
+        .where(Thread.board_id == board_id, Thread.archived.is_(True))
+        .order_by(Thread.archived_at.desc(), Thread.no.desc())
+    )
+    return await _thread_states(session, uri, query)
+
+
+async def archived_before(session: WriteSession, board_id: int, cutoff: datetime) -> Sequence[Thread]:
+    query = select(Thread).where(Thread.board_id == board_id, Thread.archived.is_(True), Thread.archived_at < cutoff)
+    return (await session.execute(query)).scalars().all()
+
+
+async def overboard_thread_states(
+    session: AnySession, *, work_safe_only: bool, offset: int, limit: int
+) -> list[tuple[int, int, ThreadState]]:
+    """(thread id, board id, state) of live threads of every board, in bump order."""
+    query = (
+        select(Thread.id, Thread.board_id, Board.uri, *THREAD_STATE_COLUMNS)
+        .join(Board, Board.id == Thread.board_id)
+        .where(Thread.archived.is_(False), Thread.held.is_(False))
+        .order_by(Thread.bumped_at.desc(), Thread.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    if work_safe_only:
+        query = query.where(Board.work_safe.is_(True))
+    return [(a, b, ThreadState(uri, *values)) for a, b, uri, *values in (await session.execute(query)).all()]
+
+
+async def delete_thread(session: WriteSession, thread_id: int) -> None:
+    await session.execute(delete(Post).where(Post.thread_id == thread_id))
+    await session.execute(delete(Thread).where(Thread.id == thread_id))
