@@ -35,7 +35,7 @@ from imageboard.core.middleware import BodySizeLimit, ReadYourWrites, SameOrigin
 from imageboard.events import EventSettings
 from imageboard.events.routes import sse_gateway
 from imageboard.events.runtime import EventsRuntime
-from imageboard.media import BlobStorage, MediaService, make_storage
+from imageboard.media import MediaService, storage_from_settings
 from imageboard.media.board_images import BoardImages
 from imageboard.media.routes import build_media_router
 from imageboard.media.uploads import SiteMediaLimits
@@ -98,7 +98,7 @@ def create_app(
     runtime = EventsRuntime(settings, events, db=db, role="all" if events.role == "all" else "web")
     media = MediaService(
         db,
-        make_media_storage(settings),
+        storage_from_settings(settings),
         media_base_url=settings.media_base_url,
         workdir=settings.data_dir / "tmp",
         clock=clock,
@@ -246,23 +246,6 @@ async def client_gone(_request: Request, _exc: Exception) -> Response:
     """The client hung up before its request body arrived (an abandoned upload): nobody will
     read an answer, and it is not the server's error. 499 is nginx's name for it."""
     return Response(status_code=499)
-
-
-def make_media_storage(settings: Settings) -> BlobStorage:
-    if settings.media_storage == "s3":
-        if not settings.s3_bucket:
-            raise ValueError("IMAGEBOARD_MEDIA_STORAGE=s3 needs IMAGEBOARD_S3_BUCKET")
-        return make_storage(
-            "s3",
-            bucket=settings.s3_bucket,
-            endpoint_url=settings.s3_endpoint_url or None,
-            region=settings.s3_region or None,
-            access_key=settings.s3_access_key or None,
-            secret_key=settings.s3_secret_key or None,
-            public_base_url=settings.s3_public_base_url or None,
-            key_prefix=settings.s3_key_prefix,
-        )
-    return make_storage("local", root=settings.media_root or settings.data_dir / "media")
 
 
 def site_media_limits(settings: Settings) -> SiteMediaLimits:

@@ -4,7 +4,7 @@ from imageboard.media.limits import MediaLimits, describe_allowed
 from imageboard.media.phash import perceptual_hash
 from imageboard.media.schemas import FileView, MediaKind
 from imageboard.media.service import IngestedFile, MediaService, StoredFile
-from imageboard.media.storage import BlobStorage, make_storage
+from imageboard.media.storage import BlobStorage, make_storage, storage_from_settings
 
 __all__ = [
     "BlobStorage",
@@ -17,4 +17,5 @@ __all__ = [
     "describe_allowed",
     "make_storage",
     "perceptual_hash",
+    "storage_from_settings",
 ]

@@ -54,10 +54,10 @@ def _with_media(work: Callable[[MediaService], Awaitable[T]]) -> T:
     settings = _settings()
     # The composition root knows how storage is chosen (local disk or S3); ask it rather
     # than repeat its rules here.
-    from imageboard.app import make_media_storage
+    from imageboard.media.storage import storage_from_settings
 
     try:
-        storage = make_media_storage(settings)
+        storage = storage_from_settings(settings)
     except ValueError as exc:
         _fail(str(exc))
         raise

@@ -12,7 +12,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from imageboard.config import Settings
 
 CHUNK_SIZE = 256 * 1024
 MAX_KEY_LENGTH = 512
@@ -147,3 +150,22 @@ def make_storage(kind: Literal["local", "s3"], **options: Any) -> BlobStorage:
 
         return S3Storage(**options)
     raise ValueError(f"unknown media storage {kind!r}: use 'local' or 's3'")
+
+
+def storage_from_settings(settings: Settings) -> BlobStorage:
+    """The media storage the settings choose: S3 when ``IMAGEBOARD_MEDIA_STORAGE=s3``, else the
+    local directory. One place, so the site, the worker and the CLI always agree."""
+    if settings.media_storage == "s3":
+        if not settings.s3_bucket:
+            raise ValueError("IMAGEBOARD_MEDIA_STORAGE=s3 needs IMAGEBOARD_S3_BUCKET")
+        return make_storage(
+            "s3",
+            bucket=settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url or None,
+            region=settings.s3_region or None,
+            access_key=settings.s3_access_key or None,
+            secret_key=settings.s3_secret_key or None,
+            public_base_url=settings.s3_public_base_url or None,
+            key_prefix=settings.s3_key_prefix,
+        )
+    return make_storage("local", root=settings.media_root or settings.data_dir / "media")

@@ -24,7 +24,7 @@ from imageboard.events import Event, FileFinished, Job, PostCreated, WorkerRegis
 from imageboard.media.deferred import Finished, VideoFinisher
 from imageboard.media.limits import KNOWN_TYPES, MediaLimits
 from imageboard.media.service import MediaService
-from imageboard.media.storage import BlobStorage, make_storage
+from imageboard.media.storage import storage_from_settings
 
 if TYPE_CHECKING:
     from imageboard.config import Settings
@@ -51,24 +51,6 @@ async def collect_garbage(media: MediaService, *, grace: timedelta = DEFAULT_GRA
 
 
 # --- finishing videos ------------------------------------------------------------------
-
-
-def storage_from_settings(settings: Settings) -> BlobStorage:
-    """The media storage the settings choose (the same the site's composition root builds)."""
-    if settings.media_storage == "s3":
-        if not settings.s3_bucket:
-            raise ValueError("IMAGEBOARD_MEDIA_STORAGE=s3 needs IMAGEBOARD_S3_BUCKET")
-        return make_storage(
-            "s3",
-            bucket=settings.s3_bucket,
-            endpoint_url=settings.s3_endpoint_url or None,
-            region=settings.s3_region or None,
-            access_key=settings.s3_access_key or None,
-            secret_key=settings.s3_secret_key or None,
-            public_base_url=settings.s3_public_base_url or None,
-            key_prefix=settings.s3_key_prefix,
-        )
-    return make_storage("local", root=settings.media_root or settings.data_dir / "media")
 
 
 def limits_from_settings(settings: Settings) -> MediaLimits:

@@ -156,3 +156,37 @@ def test_the_embedded_default_never_imports_boto3() -> None:
         "assert 'boto3' not in sys.modules and 'botocore' not in sys.modules, 'boto3 was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_settings_choose_the_storage_for_the_site_worker_and_cli(s3_endpoint: str, tmp_path: Path) -> None:
+    """``storage_from_settings`` is the one place the site, the worker and ``imageboard media``
+    build their storage: an S3 bucket when the settings say s3, else the data directory."""
+    from imageboard.config import Settings
+    from imageboard.media import storage_from_settings
+    from imageboard.media.storage_s3 import S3Storage
+
+    source = tmp_path / "upload"
+    source.write_bytes(b"abc")
+    local = storage_from_settings(Settings(data_dir=tmp_path, secret_key="x"))
+    assert isinstance(local, LocalStorage)
+    await local.put_file(original_key(SHA, ".png"), source, "image/png")
+    assert (tmp_path / "media" / original_key(SHA, ".png")).read_bytes() == b"abc"
+
+    bucket = new_bucket(s3_endpoint)
+    chosen = storage_from_settings(
+        Settings(
+            data_dir=tmp_path,
+            secret_key="x",
+            media_storage="s3",
+            s3_bucket=bucket,
+            s3_endpoint_url=s3_endpoint,
+            s3_region=REGION,
+            s3_access_key=ACCESS_KEY,
+            s3_secret_key=SECRET_KEY,
+        )
+    )
+    assert isinstance(chosen, S3Storage)
+    await chosen.put_file(original_key(SHA, ".png"), source, "image/png")
+    assert [key async for key, _ in make_s3(s3_endpoint, bucket=bucket).list_keys()] == [original_key(SHA, ".png")]
+    with pytest.raises(ValueError, match="IMAGEBOARD_S3_BUCKET"):
+        storage_from_settings(Settings(data_dir=tmp_path, secret_key="x", media_storage="s3"))
