@@ -33,7 +33,7 @@ from imageboard.core.errors import DomainError
 from imageboard.media import repository as repo
 from imageboard.media.limits import MediaLimits
 from imageboard.media.schemas import FileView
-from imageboard.media.service import THUMB_MIME, IngestedFile, MediaService
+from imageboard.media.service import THUMB_MIME, MediaService, ingested_file
 from imageboard.media.storage import BlobNotFound, original_key
 
 if TYPE_CHECKING:
@@ -162,7 +162,8 @@ class VideoFinisher:
                 processed = await asyncio.to_thread(self._finish, upload, self.limits, claim.box, scratch)
             except DomainError as error:
                 return await self._fail(claim, announce, error.message)
-            clean = _ingested(processed, claim.box)
+            # The hash comes from the thumbnail just made: file bans can match the video now.
+            clean = ingested_file(processed, box=claim.box, spoiler=False, phash=processed.phash)
             await self.media._store(clean.key, processed.original, processed.mime)
             if processed.thumbnail is not None and clean.thumb_key is not None:
                 await self.media._store(clean.thumb_key, processed.thumbnail, THUMB_MIME)
@@ -212,25 +213,3 @@ class VideoFinisher:
         if announce is not None:
             announce(session, finished)
         return finished
-
-
-def _ingested(processed: ProcessedFile, box: int) -> IngestedFile:
-    has_thumb = processed.thumbnail is not None
-    return IngestedFile(
-        sha256=processed.sha256,
-        md5_base64=processed.md5_base64,
-        size=processed.size,
-        mime=processed.mime,
-        ext=processed.ext,
-        kind=processed.kind,
-        width=processed.width,
-        height=processed.height,
-        duration=processed.duration,
-        has_audio=processed.has_audio,
-        filename=processed.filename,
-        spoiler=False,
-        thumb_box=box if has_thumb else 0,
-        thumb_width=processed.thumb_width if has_thumb else 0,
-        thumb_height=processed.thumb_height if has_thumb else 0,
-        phash=processed.phash,  # taken from the thumbnail just made: file bans can match it now
-    )

@@ -197,26 +197,7 @@ class MediaService:
             # decoded again; a processor handed in (tests) need not carry one.
             perceptual: int | None = getattr(processed, "phash", None)
             box = limits.op_thumb if is_op else limits.reply_thumb
-            ingested = IngestedFile(
-                sha256=processed.sha256,
-                md5_base64=processed.md5_base64,
-                size=processed.size,
-                mime=processed.mime,
-                ext=processed.ext,
-                kind=processed.kind,
-                width=processed.width,
-                height=processed.height,
-                duration=processed.duration,
-                has_audio=processed.has_audio,
-                filename=processed.filename,
-                spoiler=spoiler,
-                thumb_box=box if processed.thumbnail is not None else 0,
-                thumb_width=processed.thumb_width if processed.thumbnail is not None else 0,
-                thumb_height=processed.thumb_height if processed.thumbnail is not None else 0,
-                phash=perceptual,
-                pending=pending,
-                pending_box=box if pending else 0,
-            )
+            ingested = ingested_file(processed, box=box, spoiler=spoiler, phash=perceptual, pending=pending)
             if screen is not None:
                 await screen(ingested)
             await self._store(ingested.key, processed.original, processed.mime)
@@ -602,3 +583,31 @@ def _remove_scratch(scratch: Path, upload: Path, processed: ProcessedFile | None
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
     shutil.rmtree(scratch, ignore_errors=True)
+
+
+def ingested_file(
+    processed: ProcessedFile, *, box: int, spoiler: bool, phash: int | None, pending: bool = False
+) -> IngestedFile:
+    """What ingest hands the posting transaction for a processed upload (and what the worker
+    swaps in when it finishes a video posted as "processing")."""
+    has_thumb = processed.thumbnail is not None
+    return IngestedFile(
+        sha256=processed.sha256,
+        md5_base64=processed.md5_base64,
+        size=processed.size,
+        mime=processed.mime,
+        ext=processed.ext,
+        kind=processed.kind,
+        width=processed.width,
+        height=processed.height,
+        duration=processed.duration,
+        has_audio=processed.has_audio,
+        filename=processed.filename,
+        spoiler=spoiler,
+        thumb_box=box if has_thumb else 0,
+        thumb_width=processed.thumb_width if has_thumb else 0,
+        thumb_height=processed.thumb_height if has_thumb else 0,
+        phash=phash,
+        pending=pending,
+        pending_box=box if pending else 0,
+    )

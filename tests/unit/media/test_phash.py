@@ -11,9 +11,9 @@ import pytest
 import pyvips
 
 from imageboard.media import perceptual_hash
-from imageboard.media.deferred import _ingested
 from imageboard.media.phash import hash_pixels
 from imageboard.media.processing import finish_video, process_upload
+from imageboard.media.service import ingested_file
 from tests import media_samples as samples
 
 from .conftest import EVERYTHING, Upload
@@ -101,7 +101,8 @@ def test_a_video_is_hashed_by_its_thumbnail_frame_now_or_by_its_worker(
     assert pending.pending and pending.phash is None
     finished = finish_video(clip, EVERYTHING, EVERYTHING.reply_thumb, workdir)
     assert finished.phash == now.phash
-    assert _ingested(finished, EVERYTHING.reply_thumb).phash == now.phash  # what the worker stores
+    stored = ingested_file(finished, box=EVERYTHING.reply_thumb, spoiler=False, phash=finished.phash)
+    assert stored.phash == now.phash  # what the worker stores
     assert upload(samples.audio(inbox / "tone.mp3"), "tone.mp3").phash is None
 
 

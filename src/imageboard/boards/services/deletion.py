@@ -59,24 +59,9 @@ class DeletionMixin(BoardsBase):
                 lost = len((await self.media.files_for_posts(session, [post.id])).get(post.id, []))
                 thread.file_count = max(0, thread.file_count - lost)
             await repo.delete_posts(session, [post.id])
-            await self._rebuild_thread(session, board, post.thread_id, now)
+            await rebuild_thread(session, board, post.thread_id, now)
             await repo.touch_board(session, board.id, now)
             return False
-
-    async def _rebuild_thread(self, session: WriteSession, board: Board, thread_id: int, now: datetime) -> None:
-        """After replies vanish, the thread's counters and bump time are what the remaining
-        replies make them — so deleting a spammer's bumps puts the thread back where it was."""
-        thread = await session.get(Thread, thread_id)
-        if thread is None:
-            return
-        count, replies = await repo.thread_reply_stats(session, thread.id)
-        thread.reply_count = count
-        thread.bumped_at = thread.created_at
-        for created_at, sage in replies[: board.bump_limit]:
-            if not sage:
-                thread.bumped_at = max(thread.bumped_at, created_at)
-        thread.updated_at = now
-        await session.flush()
 
     # --- maintenance --------------------------------------------------------------------
 
@@ -95,3 +80,20 @@ class DeletionMixin(BoardsBase):
                     # The archive page and archive.json are cached by the board's version.
                     await repo.touch_board(session, board.id, now)
         return removed
+
+
+async def rebuild_thread(session: WriteSession, board: Board, thread_id: int, now: datetime) -> None:
+    """After replies vanish, the thread's counters and bump time are what the remaining
+    replies make them — so deleting a spammer's bumps puts the thread back where it was.
+    (Staff deletions use this too: ``boards.staff``.)"""
+    thread = await session.get(Thread, thread_id)
+    if thread is None:
+        return
+    count, replies = await repo.thread_reply_stats(session, thread.id)
+    thread.reply_count = count
+    thread.bumped_at = thread.created_at
+    for created_at, sage in replies[: board.bump_limit]:
+        if not sage:
+            thread.bumped_at = max(thread.bumped_at, created_at)
+    thread.updated_at = now
+    await session.flush()

@@ -29,7 +29,6 @@ from imageboard.boards.staff.posts import (
     delete_by_ip,
     delete_post,
     edit_post,
-    rebuild_thread,
     set_ban_message,
 )
 from imageboard.boards.staff.reading import (
@@ -74,7 +73,6 @@ __all__ = [
     "posts_by_ids",
     "posts_by_ip",
     "purge_post_ips",
-    "rebuild_thread",
     "set_ban_message",
     "set_thread_flag",
     "thread_flags",

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from imageboard.boards import repository as repo
 from imageboard.boards.models import Board, Thread
+from imageboard.boards.services.deletion import rebuild_thread
 from imageboard.boards.staff.common import (
     MAX_BAN_MESSAGE,
     Removed,
@@ -132,18 +133,3 @@ async def approve_post(session: WriteSession, uri: str, no: int, now: datetime) 
         await rebuild_thread(session, board, thread.id, now)
     await repo.touch_board(session, board.id, now)
     return staff_post(post, board.uri, thread.no)
-
-
-async def rebuild_thread(session: WriteSession, board: Board, thread_id: int, now: datetime) -> None:
-    """A thread's reply count and bump time, as its remaining visible replies make them."""
-    thread = await session.get(Thread, thread_id)
-    if thread is None:
-        return
-    count, replies = await repo.thread_reply_stats(session, thread.id)
-    thread.reply_count = count
-    thread.bumped_at = thread.created_at
-    for created_at, sage in replies[: board.bump_limit]:
-        if not sage:
-            thread.bumped_at = max(thread.bumped_at, created_at)
-    thread.updated_at = now
-    await session.flush()
