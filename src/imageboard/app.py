@@ -104,7 +104,14 @@ def create_app(
         clock=clock,
         defer_video=events.video_processing == "worker",  # the media worker group finishes them
     )
-    boards = BoardsService(db, secret=settings.secret, clock=clock, media=media, events=runtime.publisher)
+    boards = BoardsService(
+        db,
+        secret=settings.secret,
+        clock=clock,
+        media=media,
+        events=runtime.publisher,
+        version_memo_seconds=settings.version_memo_seconds,
+    )
     page_cache = make_page_cache(settings)
     accounts = AccountsService(db, issuer=settings.site_name, clock=clock)
     # Moderation: bans, warnings, word filters and the approval queue screen every new post.

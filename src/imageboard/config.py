@@ -29,6 +29,16 @@ class Settings(BaseSettings):
     read_your_writes_seconds: float = Field(
         default=10.0, ge=0, description="After posting, a client reads from the primary this long."
     )
+    version_memo_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description=(
+            "How long a process reuses a page's version (the check before serving a cached page) "
+            "instead of asking the database; another process's write shows after at most this "
+            "long, the writer's own at once. 0 asks on every request."
+        ),
+    )
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_max_overflow: int = Field(default=10, ge=0, le=200)
 

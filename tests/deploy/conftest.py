@@ -13,7 +13,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,8 +74,16 @@ class Nginx:
     def error_log(self) -> str:
         return (self.prefix / "logs" / "error.log").read_text(errors="replace")
 
-    def access_log(self) -> str:
-        return (self.prefix / "logs" / "access.log").read_text(errors="replace")
+    def access_log_lines(self, wanted: Callable[[str], bool]) -> list[str]:
+        """The access log's lines once one of them is ``wanted``: the shipped config buffers the
+        log in each worker process (written within a second)."""
+        path = self.prefix / "logs" / "access.log"
+        deadline = time.monotonic() + 5
+        while True:
+            lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+            if any(wanted(line) for line in lines) or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.1)
 
 
 def start_nginx(

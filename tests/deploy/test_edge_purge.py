@@ -127,8 +127,10 @@ def test_nginx_refresh_replaces_a_stale_page_from_internal_addresses_only(
                 assert "the purged reply" in fresh.text, url
             board = client.get(nginx.url + "/b/")
             assert board.headers["x-cache-status"] == "HIT" and "the purged reply" in board.text
-        refreshes = [line for line in nginx.access_log().splitlines() if '"cache":"BYPASS"' in line]
-        assert any(f'"url.path":"/b/thread/{thread_no}"' in line for line in refreshes)
+        def refresh_of_thread(line: str) -> bool:
+            return '"cache":"BYPASS"' in line and f'"url.path":"/b/thread/{thread_no}"' in line
+
+        assert any(refresh_of_thread(line) for line in nginx.access_log_lines(refresh_of_thread))
     finally:
         stop_process(nginx.process, sig=2)
     assert "[emerg]" not in nginx.error_log()

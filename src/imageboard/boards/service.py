@@ -16,7 +16,7 @@ from imageboard.boards.schemas import BoardSpec, BoardSummary, BoardView
 from imageboard.boards.services.base import board_record_or_404
 from imageboard.boards.services.deletion import DeletionMixin
 from imageboard.boards.services.posting import PostingMixin
-from imageboard.boards.services.reading import ReadingMixin
+from imageboard.boards.services.reading import ReadingMixin, VersionMemo
 from imageboard.boards.services.views import board_view, post_view, public_post
 from imageboard.core.clock import utcnow
 from imageboard.core.db import Database
@@ -36,6 +36,7 @@ class BoardsService(PostingMixin, DeletionMixin, ReadingMixin):
         clock: Callable[[], datetime] = utcnow,
         media: MediaService | None = None,
         events: EventPublisher | None = None,
+        version_memo_seconds: float = 0.0,
     ) -> None:
         self.db = db
         self.secret = secret
@@ -53,6 +54,8 @@ class BoardsService(PostingMixin, DeletionMixin, ReadingMixin):
         # Search: indexes a new post (by its id) inside the posting transaction, set by the
         # composition root when IMAGEBOARD_SEARCH_INDEXING=inline (else a worker does it).
         self.indexer = None
+        # Pages' versions remembered briefly per process (IMAGEBOARD_VERSION_MEMO_SECONDS).
+        self.version_memo = VersionMemo(version_memo_seconds) if version_memo_seconds > 0 else None
 
     # --- boards -----------------------------------------------------------------------
 

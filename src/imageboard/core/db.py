@@ -118,6 +118,9 @@ class Database:
             if replica_url
             else self.read_engine
         )
+        # Counts the write transactions this process committed: what a reader remembers is
+        # good only while it is unchanged (see ``boards``' version memo).
+        self.write_generation = 0
         self._writes = async_sessionmaker(self.write_engine, class_=WriteSession, expire_on_commit=False)
         self._reads = async_sessionmaker(self.read_engine, class_=ReadSession, expire_on_commit=False)
         self._primary_reads = async_sessionmaker(self.primary_read_engine, class_=ReadSession, expire_on_commit=False)
@@ -136,6 +139,9 @@ class Database:
         except Exception as exc:
             _raise_if_unreachable(exc, writing=True)
             raise
+        finally:
+            # Also after a failure: a commit may have gone through before the error.
+            self.write_generation += 1
         for callback in session.info.pop("after_commit", []):
             try:
                 await callback()

@@ -8,8 +8,8 @@ NGINX (``IMAGEBOARD_EDGE_PURGE=nginx``)
     page from the application and storing it in place of the old entry. A refresh renews the
     entry of the variant it asks for (no language or theme cookie, no Accept-Language: what
     crawlers, feed readers and first visits get); entries of other variants keep their short
-    microcache validity. Only HTML is refreshed: the JSON API and feeds answer
-    ``Cache-Control: no-cache``, which NGINX does not store.
+    microcache validity. Only HTML is refreshed: the JSON API and feeds are kept for one
+    second at most (``s-maxage=1``), too short to be worth a refresh.
 Varnish (``IMAGEBOARD_EDGE_PURGE=varnish``)
     ``PURGE`` of each URL (every variant of it goes) and one ``BAN`` with the surrogate keys
     in ``Surrogate-Key``, which deploy/varnish/default.vcl turns into a ban on objects whose
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 REFRESH_HEADER = "X-Imageboard-Refresh"
 KEY_HEADER = "Surrogate-Key"
-# Paths NGINX stores; the rest answer no-cache (API, 4chan JSON, feeds).
+# Paths whose NGINX entries live one second (API, 4chan JSON, feeds): not refreshed.
 _NOT_STORED_BY_NGINX = (".json", ".rss", ".atom")
 Kind = Literal["nginx", "varnish"]
 

@@ -4,6 +4,7 @@ a cached page is checked against."""
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -22,26 +23,68 @@ from imageboard.boards.schemas import (
 )
 from imageboard.boards.services.base import BoardsBase, board_record_or_404
 from imageboard.boards.services.views import board_view
-from imageboard.core.db import ReadSession
+from imageboard.core.db import ReadSession, read_from_primary
 from imageboard.core.errors import NotFound
 from imageboard.media import MediaService
 
 INDEX_REPLIES = 5
 
 
+VersionScope = tuple[str | None, int | None]
+
+
+class VersionMemo:
+    """Versions looked up in the last ``seconds``, so that a hot page costs no query at all.
+
+    An entry is used only while this process has committed no write since it was looked up
+    (``Database.write_generation``), so a process always sees its own writes; a write made by
+    another process shows after at most ``seconds`` — as it does behind the edge's microcache —
+    except to the client who made it, whose requests carry the read-your-writes cookie and
+    skip the memo.
+    """
+
+    def __init__(self, seconds: float, *, max_entries: int = 10_000) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self._entries: dict[VersionScope, tuple[datetime | None, int, float]] = {}
+
+    def get(self, scope: VersionScope, generation: int) -> tuple[bool, datetime | None]:
+        entry = self._entries.get(scope)
+        if entry is None or entry[1] != generation or entry[2] < time.monotonic():
+            return False, None
+        return True, entry[0]
+
+    def put(self, scope: VersionScope, version: datetime | None, generation: int) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()  # simpler than LRU, and refilled within a second
+        self._entries[scope] = (version, generation, time.monotonic() + self.seconds)
+
+
 class ReadingMixin(BoardsBase):
+    version_memo: VersionMemo | None
+
     async def version(self, board: str | None = None, thread_no: int | None = None) -> datetime | None:
         """The time of the last write a page depends on: the thread's, the board's, or the
         site's newest when no board is named. None when the board or thread does not exist."""
+        memo = None if read_from_primary.get() else self.version_memo
+        generation = self.db.write_generation  # before the query: a write during it voids the answer
+        if memo is not None:
+            known, version = memo.get((board, thread_no), generation)
+            if known:
+                return version
         async with self.db.reader() as session:
             # Asked before every cached page: one indexed value, executed as Core on the
             # session's connection (no ORM execution machinery).
             connection = await session.connection()
             if board is None:
-                return await repo.site_version(connection)
-            if thread_no is None:
-                return await repo.board_version(connection, board)
-            return await repo.thread_version(connection, board, thread_no)
+                version = await repo.site_version(connection)
+            elif thread_no is None:
+                version = await repo.board_version(connection, board)
+            else:
+                version = await repo.thread_version(connection, board, thread_no)
+        if memo is not None:
+            memo.put((board, thread_no), version, generation)
+        return version
 
     async def board_page(self, uri: str, page: int) -> BoardPage:
         async with self.db.reader() as session:
