@@ -53,6 +53,20 @@ TIMESTAMP_HEADER = "X-Imageboard-Timestamp"
 EVENT_HEADER = "X-Imageboard-Event"
 EVENT_ID_HEADER = "X-Imageboard-Event-Id"
 PUBLIC_TYPES = tuple(name for name, cls in EVENT_TYPES.items() if cls.public)
+# How long the dispatcher keeps a board's list of webhooks: every public event asks for it,
+# and it rarely changes. A change made in this process applies at once; one made in another
+# (the staff page on a web process, the dispatcher on a worker) within this many seconds.
+HOOKS_TTL = 5.0
+
+
+class _WebhookChanges:
+    """Counts this process's changes to webhooks, so a dispatcher drops what it kept."""
+
+    count = 0
+
+    @classmethod
+    def bump(cls) -> None:
+        cls.count += 1
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -160,7 +174,8 @@ class WebhookService:
                     created_at=self.clock(),
                 ),
             )
-            return _view(hook), secret
+        _WebhookChanges.bump()
+        return _view(hook), secret
 
     async def of_board(self, board: str) -> list[WebhookView]:
         async with self.db.reader() as session:
@@ -171,10 +186,12 @@ class WebhookService:
             if await repo.webhook_by_id(session, webhook_id) is None:
                 raise NotFound(f"Webhook {webhook_id} does not exist.", code="webhook_not_found")
             await repo.set_webhook_active(session, webhook_id, active)
+        _WebhookChanges.bump()
 
     async def delete(self, webhook_id: int) -> None:
         async with self.db.writer() as session:
             await repo.delete_webhook(session, webhook_id)
+        _WebhookChanges.bump()
 
     async def deliveries(self, webhook_id: int, *, limit: int = 50) -> list[DeliveryView]:
         async with self.db.reader() as session:
@@ -199,6 +216,10 @@ class _Hook:
     id: int
     url: str
     secret: str
+    events: frozenset[str]  # empty: every public event
+
+    def wants(self, event_type: str) -> bool:
+        return not self.events or event_type in self.events
 
 
 class WebhookDispatcher:
@@ -228,6 +249,8 @@ class WebhookDispatcher:
         import httpx  # only the worker sends webhooks
 
         self._http_errors: tuple[type[Exception], ...] = (httpx.HTTPError, OSError, WebhookRefused)
+        # board -> (its active webhooks, _WebhookChanges.count then, kept until)
+        self._hooks: dict[str, tuple[list[_Hook], int, float]] = {}
         self._client = httpx.AsyncClient(
             timeout=timeout,
             follow_redirects=False,
@@ -241,14 +264,22 @@ class WebhookDispatcher:
     async def __call__(self, event: Event) -> None:
         if not event.public or event.board is None:
             return
-        async with self.db.reader() as session:
-            hooks = [
-                _Hook(hook.id, hook.url, hook.secret)
-                for hook in await repo.webhooks_of_board(session, event.board, active_only=True)
-                if not hook.events or event.type in hook.events.split()
-            ]
+        hooks = [hook for hook in await self._hooks_of(event.board) if hook.wants(event.type)]
         if hooks:
             await asyncio.gather(*(self.deliver(hook, event) for hook in hooks))
+
+    async def _hooks_of(self, board: str) -> list[_Hook]:
+        kept = self._hooks.get(board)
+        if kept is not None and kept[1] == _WebhookChanges.count and kept[2] > time.monotonic():
+            return kept[0]
+        changes = _WebhookChanges.count
+        async with self.db.reader() as session:
+            hooks = [
+                _Hook(hook.id, hook.url, hook.secret, frozenset(hook.events.split()))
+                for hook in await repo.webhooks_of_board(session, board, active_only=True)
+            ]
+        self._hooks[board] = (hooks, changes, time.monotonic() + HOOKS_TTL)
+        return hooks
 
     def backoff(self, attempt: int) -> float:
         """Seconds before attempt ``attempt + 1``: exponential, capped, with full jitter."""
@@ -270,6 +301,7 @@ class WebhookDispatcher:
                 log.warning("webhook %s answered 410 Gone: switching it off", hook.id)
                 async with self.db.writer() as session:
                     await repo.set_webhook_active(session, hook.id, False)
+                _WebhookChanges.bump()
                 return False
             if status is not None and 400 <= status < 500 and status not in (408, 429):
                 log.warning("webhook %s refused event %s with %s: not retrying", hook.id, event.id, status)

@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
+from sqlalchemy import event
 
 from imageboard.boards import BoardSpec, BoardsService
+from imageboard.core.clock import utcnow
 from imageboard.core.db import Database
 from imageboard.core.errors import InvalidInput
 from imageboard.events import (
@@ -23,7 +25,10 @@ from imageboard.events import (
     Worker,
     WorkerRegistry,
     verify_signature,
+    webhooks,
 )
+from imageboard.events.models import Webhook
+from imageboard.events.repository import add_webhook
 from imageboard.events.webhooks import WEBHOOK_GROUP, WebhookDispatcher, WebhookRefused
 
 from ...conftest import SECRET
@@ -169,7 +174,7 @@ async def test_an_unreachable_endpoint_is_logged_and_retried(database: Database,
 def dispatcher_hook(hook_id: int, url: str) -> object:
     from imageboard.events.webhooks import _Hook
 
-    return _Hook(hook_id, url, "secret")
+    return _Hook(hook_id, url, "secret", frozenset())
 
 
 async def test_only_chosen_public_events_of_the_board_are_sent(
@@ -185,6 +190,43 @@ async def test_only_chosen_public_events_of_the_board_are_sent(
     await dispatcher(ThreadArchived(board="tech", thread_no=1))
     await dispatcher.close()
     assert [r.headers["x-imageboard-event-id"] for r in receiver.received] == [archived.id]
+
+
+async def test_a_boards_webhooks_are_read_once_for_a_burst_and_changes_arrive(
+    database: Database, board: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(webhooks, "HOOKS_TTL", 0.3)
+    reads = count_webhook_reads(database)
+    dispatcher = WebhookDispatcher(database, allow_private=True)
+    for no in range(2, 7):
+        await dispatcher(post(no))
+    assert len(reads) == 1 and receiver.received == []  # none yet, and asked once
+    # Made here: the dispatcher drops what it kept at once.
+    await WebhookService(database, allow_private=True).create(board, receiver.url)
+    await dispatcher(post(7))
+    assert len(receiver.received) == 1
+    # Made by another process (the row alone, no notice here): arrives once the time is up.
+    other_url = receiver.url + "?second"
+    async with database.writer() as session:
+        await add_webhook(session, Webhook(board_uri=board, url=other_url, secret="s", events="", active=True,
+                                           created_at=utcnow()))  # fmt: skip
+    await dispatcher(post(8))
+    assert len(receiver.received) == 2
+    await asyncio.sleep(0.35)
+    await dispatcher(post(9))
+    await dispatcher.close()
+    assert len(receiver.received) == 4
+
+
+def count_webhook_reads(database: Database) -> list[str]:
+    seen: list[str] = []
+
+    @event.listens_for(database.read_engine.sync_engine, "before_cursor_execute")
+    def _count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "FROM webhooks" in statement:
+            seen.append(statement)
+
+    return seen
 
 
 async def test_webhook_addresses_are_checked(database: Database, board: str) -> None:
