@@ -29,7 +29,7 @@ from imageboard.core.cache import MemoryPageCache, PageCache, RedisPageCache
 from imageboard.core.clock import utcnow
 from imageboard.core.db import Database
 from imageboard.core.errors import DomainError
-from imageboard.core.http import safe_local_url, wants_json
+from imageboard.core.http import add_routes, safe_local_url, wants_json
 from imageboard.core.i18n import negotiate, set_language
 from imageboard.core.middleware import BodySizeLimit, ReadYourWrites, SameOriginWrites, SecurityHeaders
 from imageboard.events import EventSettings
@@ -205,26 +205,28 @@ def create_app(
 
     # Fixed paths first: the board routes' "/{board}" would take any of them.
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.include_router(build_media_router(media, prefix=MEDIA_PREFIX))
-    app.include_router(build_captcha_router(antispam))
+    add_routes(app, build_media_router(media, prefix=MEDIA_PREFIX))
+    add_routes(app, build_captcha_router(antispam))
     if runtime.hub is not None:  # the all role streams live updates itself
-        app.include_router(sse_gateway(runtime).router())
+        add_routes(app, sse_gateway(runtime).router())
     # JSON documents before pages: /boards.json and /b/1.json must not be taken for HTML.
-    app.include_router(
+    add_routes(
+        app,
         build_fourchan_router(
             boards,
             media_base_url=settings.media_base_url,
             site_name=settings.site_name,
             public_url=settings.public_url,
             cache=page_cache,
-        )
+        ),
     )
-    app.include_router(build_swagger_router())
+    add_routes(app, build_swagger_router())
     app.router.routes.append(build_api_v1_mount(boards, posting=posting, search=search))
-    app.include_router(build_accounts_router(accounts, pages, secret=settings.secret))
+    add_routes(app, build_accounts_router(accounts, pages, secret=settings.secret))
     install_moderation(app, moderation, pages)
-    app.include_router(build_search_router(search, pages))
-    app.include_router(
+    add_routes(app, build_search_router(search, pages))
+    add_routes(
+        app,
         build_router(
             boards,
             pages,
@@ -232,7 +234,7 @@ def create_app(
             posting=posting,
             staff_capcode=capcode_for,
             read_your_writes=settings.read_your_writes_seconds,
-        )
+        ),
     )
 
     app.add_middleware(LanguageSelector, forced=settings.language)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -93,9 +94,38 @@ def make_engine(url: str, *, pool_size: int, max_overflow: int, writer: bool) ->
         )
         _sqlite_pragmas(engine, immediate=writer)
         return engine
-    return create_async_engine(
-        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, pool_recycle=1800
-    )
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800)
+    _check_on_checkout(engine)
+    return engine
+
+
+# A connection idle in the pool longer than this is pinged before use.
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def _check_on_checkout(engine: AsyncEngine) -> None:
+    """Hand out only live connections, cheaply: instead of ``pool_pre_ping`` (a transaction
+    around an empty query, three round trips before every checkout, a seventh of a reply's
+    time on PostgreSQL), a connection the server closed is known without asking (asyncpg saw
+    the socket close), and only one idle for a while is pinged, for the links that die
+    silently. Raising ``DisconnectionError`` makes the pool discard it and connect anew."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "_connection", None)
+        is_closed = getattr(driver, "is_closed", None)
+        if is_closed is not None and is_closed():
+            raise DisconnectionError("the server closed this connection")
+        idle_since = record.info.get("idle_since")
+        if idle_since is not None and time.monotonic() - idle_since > PING_AFTER_IDLE_SECONDS:
+            try:
+                dbapi_connection.ping()
+            except Exception as exc:
+                raise DisconnectionError("the connection did not answer a ping") from exc
 
 
 class Database:

@@ -11,6 +11,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from imageboard import __version__
 from imageboard.config import Settings, load_settings
+from imageboard.core.http import add_routes
 from imageboard.events.runtime import EventsRuntime
 from imageboard.events.settings import EventSettings
 from imageboard.events.sse import SseGateway
@@ -54,7 +55,7 @@ def build_realtime_app(
     )
     app.state.events = runtime
     app.state.sse = gateway
-    app.include_router(gateway.router())
+    add_routes(app, gateway.router())
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

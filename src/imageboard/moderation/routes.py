@@ -22,7 +22,7 @@ from imageboard.accounts import Permission, SessionInfo
 from imageboard.accounts.routes import NotSignedIn, check_form_token, current_session
 from imageboard.boards import BoardSpec
 from imageboard.core.errors import InvalidInput, NotFound
-from imageboard.core.http import client_ip, wants_json
+from imageboard.core.http import add_routes, client_ip, wants_json
 from imageboard.moderation.errors import Banned, require
 from imageboard.moderation.forms import done as _done
 from imageboard.moderation.forms import flag as _flag
@@ -457,8 +457,8 @@ def build_moderation_router(moderation: ModerationService, pages: PageRenderer) 
 def install_moderation(app: FastAPI, moderation: ModerationService, pages: PageRenderer) -> None:
     """Add the moderation routes (before the board routes, whose ``/{board}`` would swallow
     ``/staff``) and show banned posters the ban page instead of a bare error."""
-    app.include_router(build_board_router(moderation, pages))
-    app.include_router(build_moderation_router(moderation, pages))
+    add_routes(app, build_board_router(moderation, pages))
+    add_routes(app, build_moderation_router(moderation, pages))
 
     async def banned(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Banned)
