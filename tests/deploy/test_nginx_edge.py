@@ -5,6 +5,7 @@ limit, client address headers, unbuffered Server-Sent Events, cached media, and 
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import subprocess
 import sys
@@ -21,7 +22,9 @@ from tests.deploy.conftest import (
     RunningServer,
     free_port,
     start_nginx,
+    start_server,
     stop_process,
+    stop_server,
 )
 
 STUB = Path(__file__).with_name("upstream_stub.py")
@@ -107,6 +110,7 @@ def test_static_assets_come_from_disk_not_the_application(edge: Nginx) -> None:
     assert "default-src 'none'" in response.headers["content-security-policy"]
     assert "x-cache-status" not in response.headers
     assert httpx.get(edge.url + "/static/css/missing.css").status_code == 404
+
     def stylesheet(entry: str) -> bool:
         return '"url.path":"/static/css/site.css"' in entry
 
@@ -184,9 +188,27 @@ def test_media_is_cached_at_the_edge_in_slices(edge: Nginx, stub: str) -> None:
 def test_tls_server_sends_hsts(tmp_path: Path, site: RunningServer) -> None:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     nginx = start_nginx(tmp_path / "nginx", web=site.url.removeprefix("http://"), tls=(cert, key))
     try:
@@ -197,3 +219,56 @@ def test_tls_server_sends_hsts(tmp_path: Path, site: RunningServer) -> None:
         assert "strict-transport-security" not in httpx.get(nginx.url + "/").headers
     finally:
         stop_process(nginx.process, sig=2)
+
+
+@pytest.fixture(scope="module")
+def sizeable_thread(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Nginx, str]]:
+    """A site whose thread JSON is ~70–100 KB, the sizes that a corked socket held back, and
+    an edge in front of it. Anti-spam is off so the replies go in quickly."""
+    site = start_server(tmp_path_factory.mktemp("sizeable"), {"IMAGEBOARD_ANTISPAM": "off"})
+    nginx = None
+    try:
+        with httpx.Client(base_url=site.url, headers={"Accept": "application/json"}) as client:
+            words = " ".join(f"word{n}" for n in range(300))[:1900]
+            thread = client.post("/b/post", data={"com": words, "sub": "sizes"}).json()["thread"]
+            for reply in range(40):
+                posted = client.post("/b/post", data={"com": f"{reply} {words}", "resto": str(thread)})
+                assert posted.status_code == 201, posted.text
+        nginx = start_nginx(tmp_path_factory.mktemp("nginx-sizes"), web=site.url.removeprefix("http://"))
+        yield nginx, f"/b/thread/{thread}.json"
+    finally:
+        if nginx is not None:
+            stop_process(nginx.process, sig=2)
+        stop_server(site)
+
+
+def test_cached_documents_are_not_held_back_on_kept_alive_connections(sizeable_thread: tuple[Nginx, str]) -> None:
+    """With TCP_CORK (tcp_nopush) a cached document of these sizes waited for the client's
+    delayed ACK: 40 ms or more for every response after the first on a connection. The
+    client reads as load generators do, in large buffers on one kept-alive connection."""
+    edge, path = sizeable_thread
+    host, port = edge.url.removeprefix("http://").split(":")
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    timings = []
+    with socket.create_connection((host, int(port))) as connection:
+        for attempt in range(16):
+            started = time.perf_counter()
+            connection.sendall(request)
+            head, body = _read_response(connection)
+            if attempt:  # the first may be a miss
+                timings.append(time.perf_counter() - started)
+            assert b" 200 " in head.split(b"\r\n", 1)[0] and 60_000 < len(body) < 120_000, (head, len(body))
+    timings.sort()
+    assert timings[len(timings) // 2] < 0.02, [f"{t * 1000:.1f} ms" for t in timings]
+
+
+def _read_response(connection: socket.socket) -> tuple[bytes, bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += connection.recv(1 << 20)
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    length = int(next(line.split(b":")[1] for line in lines if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += connection.recv(1 << 20)
+    return head, body
