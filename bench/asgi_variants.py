@@ -1,29 +1,29 @@
 """The site's ASGI application with one part swapped, for the comparisons of bench/servers.py.
 
-    uvicorn --app-dir bench --factory asgi_variants:orjson_application
+    uvicorn --app-dir bench --factory asgi_variants:stdlib_json_application
 
-``orjson_application`` encodes the 4chan JSON documents with orjson instead of the standard
-library (``imageboard.api.common.json_bytes``: ``json.dumps(ensure_ascii=False,
-separators=(",", ":"))``); both give compact UTF-8 JSON.
+``stdlib_json_application`` encodes the 4chan JSON documents with the standard library
+(``json.dumps(ensure_ascii=False, separators=(",", ":"))``) instead of orjson, which the
+site ships (``imageboard.api.common.json_bytes``); both give the same compact UTF-8 JSON.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import orjson
 from fastapi import FastAPI
 
 import imageboard.api.fourchan_routes as fourchan_routes
 from imageboard.asgi import application
 
 
-def _orjson_bytes(document: Any) -> bytes:
-    return orjson.dumps(document)
+def stdlib_json_bytes(document: Any) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def orjson_application() -> FastAPI:
+def stdlib_json_application() -> FastAPI:
     if not hasattr(fourchan_routes, "json_bytes"):
         raise RuntimeError("imageboard.api.fourchan_routes no longer uses json_bytes: update bench/asgi_variants.py")
-    fourchan_routes.json_bytes = _orjson_bytes
+    fourchan_routes.json_bytes = stdlib_json_bytes
     return application()
