@@ -16,13 +16,41 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
 class CachedDocument:
     body: bytes
     media_type: str
+
+
+class Memo(Generic[K, V]):
+    """Values kept in this process for ``seconds``, and only while a counter of changes
+    (``generation``, given by the caller) stays what it was when the value was read: a change
+    this process makes is seen at once, one made elsewhere within ``seconds``."""
+
+    def __init__(self, seconds: float, *, max_entries: int = 10_000) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self._entries: dict[K, tuple[V, int, float]] = {}
+
+    def get(self, key: K, generation: int) -> tuple[bool, V | None]:
+        """(True, value) while it holds; (False, None) when it must be read again."""
+        entry = self._entries.get(key)
+        if entry is None or entry[1] != generation or entry[2] < time.monotonic():
+            return False, None
+        return True, entry[0]
+
+    def put(self, key: K, value: V, generation: int) -> None:
+        """``generation`` as it was *before* the value was read, so a change made meanwhile
+        voids it."""
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()  # simpler than LRU, and refilled within ``seconds``
+        self._entries[key] = (value, generation, time.monotonic() + self.seconds)
 
 
 class PageCache(Protocol):

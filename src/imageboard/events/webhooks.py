@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from imageboard.core.cache import Memo
 from imageboard.core.clock import utcnow
 from imageboard.core.db import Database
 from imageboard.core.errors import InvalidInput, NotFound
@@ -249,8 +250,7 @@ class WebhookDispatcher:
         import httpx  # only the worker sends webhooks
 
         self._http_errors: tuple[type[Exception], ...] = (httpx.HTTPError, OSError, WebhookRefused)
-        # board -> (its active webhooks, _WebhookChanges.count then, kept until)
-        self._hooks: dict[str, tuple[list[_Hook], int, float]] = {}
+        self._hooks: Memo[str, list[_Hook]] = Memo(HOOKS_TTL)  # board -> its active webhooks
         self._client = httpx.AsyncClient(
             timeout=timeout,
             follow_redirects=False,
@@ -269,16 +269,16 @@ class WebhookDispatcher:
             await asyncio.gather(*(self.deliver(hook, event) for hook in hooks))
 
     async def _hooks_of(self, board: str) -> list[_Hook]:
-        kept = self._hooks.get(board)
-        if kept is not None and kept[1] == _WebhookChanges.count and kept[2] > time.monotonic():
-            return kept[0]
         changes = _WebhookChanges.count
+        known, kept = self._hooks.get(board, changes)
+        if known and kept is not None:
+            return kept
         async with self.db.reader() as session:
             hooks = [
                 _Hook(hook.id, hook.url, hook.secret, frozenset(hook.events.split()))
                 for hook in await repo.webhooks_of_board(session, board, active_only=True)
             ]
-        self._hooks[board] = (hooks, changes, time.monotonic() + HOOKS_TTL)
+        self._hooks.put(board, hooks, changes)
         return hooks
 
     def backoff(self, attempt: int) -> float:

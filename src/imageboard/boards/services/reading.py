@@ -4,7 +4,6 @@ a cached page is checked against."""
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -23,6 +22,7 @@ from imageboard.boards.schemas import (
 )
 from imageboard.boards.services.base import BoardsBase, board_record_or_404
 from imageboard.boards.services.views import board_view
+from imageboard.core.cache import Memo
 from imageboard.core.db import ReadSession, read_from_primary
 from imageboard.core.errors import NotFound
 from imageboard.media import MediaService
@@ -31,33 +31,11 @@ INDEX_REPLIES = 5
 
 
 VersionScope = tuple[str | None, int | None]
-
-
-class VersionMemo:
-    """Versions looked up in the last ``seconds``, so that a hot page costs no query at all.
-
-    An entry is used only while this process has committed no write since it was looked up
-    (``Database.write_generation``), so a process always sees its own writes; a write made by
-    another process shows after at most ``seconds`` — as it does behind the edge's microcache —
-    except to the client who made it, whose requests carry the read-your-writes cookie and
-    skip the memo.
-    """
-
-    def __init__(self, seconds: float, *, max_entries: int = 10_000) -> None:
-        self.seconds = seconds
-        self.max_entries = max_entries
-        self._entries: dict[VersionScope, tuple[datetime | None, int, float]] = {}
-
-    def get(self, scope: VersionScope, generation: int) -> tuple[bool, datetime | None]:
-        entry = self._entries.get(scope)
-        if entry is None or entry[1] != generation or entry[2] < time.monotonic():
-            return False, None
-        return True, entry[0]
-
-    def put(self, scope: VersionScope, version: datetime | None, generation: int) -> None:
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()  # simpler than LRU, and refilled within a second
-        self._entries[scope] = (version, generation, time.monotonic() + self.seconds)
+# A page's version, reused for IMAGEBOARD_VERSION_MEMO_SECONDS so that a hot page costs no
+# query at all. Keyed on ``Database.write_generation``: a process always sees its own writes;
+# another process's show within the window — as behind the edge's microcache — except to the
+# client who made them, whose requests carry the read-your-writes cookie and skip the memo.
+VersionMemo = Memo[VersionScope, datetime | None]
 
 
 class ReadingMixin(BoardsBase):

@@ -7,23 +7,9 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from imageboard.antispam import BOARD_OVERRIDABLE  # carried on BoardView for the antispam context
 from imageboard.boards.models import Board, Post
 from imageboard.boards.schemas import BoardView, PostView
-
-# Per-board anti-spam overrides, carried on BoardView for the antispam context to read.
-ANTISPAM_OVERRIDES = (
-    "threads_per_window",
-    "thread_window",
-    "replies_per_window",
-    "reply_window",
-    "files_per_hour",
-    "duplicate_window",
-    "max_links",
-    "warmup_seconds",
-    "captcha_mode",
-    "network_list_action",
-    "automated_checks",
-)
 
 
 def board_view(board: Board | Row[Any]) -> BoardView:
@@ -53,7 +39,7 @@ def board_view(board: Board | Row[Any]) -> BoardView:
         allowed_media=board.allowed_media,
         unique_files=board.unique_files,
         last_post_no=board.last_post_no,
-        **{name: getattr(board, name) for name in ANTISPAM_OVERRIDES},
+        **{name: getattr(board, name) for name in BOARD_OVERRIDABLE},
         created_at=board.created_at,
         updated_at=board.updated_at,
         announcement=board.announcement,
