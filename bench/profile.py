@@ -56,6 +56,10 @@ def main() -> None:
     parser.add_argument("--engine", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument("--idle", action="store_true", help="also sample waiting threads (py-spy --idle)")
+    parser.add_argument(
+        "--gil", action="store_true",
+        help="sample only the thread holding the GIL (py-spy --gil): the honest view with aiosqlite's threads",
+    )  # fmt: skip
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(BIN / "py-spy")
     run_dir = run_dir_for()
@@ -71,7 +75,7 @@ def main() -> None:
         spy = subprocess.Popen(
             [py_spy, "record", "--pid", str(server.pid), "--duration", f"{int(args.duration)}", "--rate",
              str(args.rate), "--format", "raw", "--output", f"{out}.txt", "--nonblocking",
-             *(["--idle"] if args.idle else [])],
+             *(["--idle"] if args.idle else []), *(["--gil"] if args.gil else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         comments = str(dataset.comments_file(run_dir))

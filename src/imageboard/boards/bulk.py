@@ -1,7 +1,7 @@
 """Bulk writes of the boards context: threads, posts and quotes in batches of thousands of rows,
 for demo content and benchmark data.
 
-The rows go through the database driver underneath the session (aiosqlite's
+The rows go through the database driver underneath the session (the SQLite
 ``executemany``, asyncpg's binary COPY) inside the session's transaction: the ORM's
 per-row bookkeeping would cost more than the database's work. The columns are read from the
 database itself; columns the caller does not set get the model's default, their server

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 
 from imageboard.core.errors import ServiceUnavailable
+from imageboard.core.sqlite_inline import inline_connector
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +67,13 @@ def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         # A write transaction that starts with a read and later writes cannot upgrade its
         # lock when another writer got there first (SQLITE_BUSY without waiting); taking the
-        # write lock up front makes writers queue on busy_timeout instead.
+        # write lock up front makes writers queue for it instead (core.sqlite_inline retries).
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
@@ -86,11 +86,14 @@ def make_engine(url: str, *, pool_size: int, max_overflow: int, writer: bool) ->
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # One writer connection per process: SQLite admits one writer at a time anyway, and
         # queueing in the pool is cheaper than spinning on the file lock.
+        connect_args, connect_params = parsed.get_dialect()().create_connect_args(parsed)
         engine = create_async_engine(
             url,
             pool_size=1 if writer else pool_size,
             max_overflow=0 if writer else max_overflow,
             pool_timeout=30,
+            # On the loop's thread, not aiosqlite's: see core.sqlite_inline.
+            async_creator=inline_connector(connect_args, connect_params),
         )
         _sqlite_pragmas(engine, immediate=writer)
         return engine
