@@ -25,7 +25,7 @@ JSON = {"accept": "application/json"}
 REDIS_URL = os.environ.get("IMAGEBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "off"])
 async def site(
     request: pytest.FixtureRequest, settings: Settings, sqlite_database: Database
 ) -> AsyncIterator[httpx.AsyncClient]:
@@ -141,7 +141,7 @@ class Staffed:
         return response.content
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "off"])
 async def staffed(
     request: pytest.FixtureRequest, settings: Settings, sqlite_database: Database
 ) -> AsyncIterator[Staffed]:
@@ -273,3 +273,23 @@ async def test_post_fragments_are_rendered_once_per_content(staffed: Staffed) ->
     site.client.cookies.set("session", "anything")  # a (signed-out) staff cookie: a private render
     private = await site.client.get(f"/b/thread/{op}")
     assert private.text == page.text and fragments.misses == rendered + 2 + 7
+
+
+async def test_without_a_page_cache_pages_keep_their_validators(settings: Settings, sqlite_database: Database) -> None:
+    """``IMAGEBOARD_PAGE_CACHE=off`` renders every page afresh, but browsers still get 304s and
+    an edge may still keep the page briefly (``no-store`` would defeat the edge's cache lock)."""
+    await BoardsService(sqlite_database, secret=b"x").create_board(
+        BoardSpec(uri="b", title="Random", require_file=False)
+    )
+    app = create_app(settings.model_copy(update={"page_cache": "off"}), database=sqlite_database)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as site:
+        await _post(site, com="hello")
+        first = await site.get("/b/")
+        assert first.status_code == 200 and "hello" in first.text
+        assert first.headers["cache-control"].startswith("public") and "s-maxage" in first.headers["cache-control"]
+        again = await site.get("/b/", headers={"if-none-match": first.headers["etag"]})
+        assert again.status_code == 304 and again.content == b""
+        await _post(site, com="a new thread")
+        changed = await site.get("/b/", headers={"if-none-match": first.headers["etag"]})
+        assert changed.status_code == 200 and "a new thread" in changed.text
+        assert changed.headers["etag"] != first.headers["etag"]

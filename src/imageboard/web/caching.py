@@ -3,8 +3,8 @@
 A page's cache key and ETag embed the version (last write time) of what it shows, plus the
 language and theme it was rendered in. A browser or edge holding the current ETag gets a
 304 without the page being looked up or rendered; anyone else gets the cached bytes, or a
-fresh render that is then cached. Signed-in staff see moderation controls, so their pages
-are neither cached nor cacheable.
+fresh render that is then cached (or, with the page cache off, a fresh render). Signed-in
+staff see moderation controls, so their pages are neither cached nor cacheable.
 
 Renders are single-flight per process: when a page's version changes under load, the first
 request renders it and the requests that miss the cache meanwhile wait for that render
@@ -66,8 +66,13 @@ async def cached_page(
     render: Callable[[], Awaitable[Response]],
 ) -> Response:
     """``version_of`` looks the version up: only when the answer may be cached (a private
-    page would not use it), and None means the page does not exist (``render`` says so)."""
-    if cache is None or STAFF_COOKIE in request.cookies:
+    page would not use it), and None means the page does not exist (``render`` says so).
+
+    Without a page cache (``IMAGEBOARD_PAGE_CACHE=off``) every page is rendered afresh, but
+    still carries its validators and public caching: browsers get 304s and an edge keeps
+    its microcache. (A ``no-store`` page would make NGINX's cache lock queue every
+    concurrent request for one URL behind the one in flight.)"""
+    if STAFF_COOKIE in request.cookies:
         response = await render()
         response.headers["cache-control"] = PRIVATE_CACHE_CONTROL
         return response
@@ -85,6 +90,11 @@ async def cached_page(
     }
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
+    if cache is None:
+        response = await render()
+        if response.status_code == 200:
+            response.headers.update(headers)
+        return response
     stored_key = f"{key}|{etag}"
     document = await cache.get(stored_key)
     if document is None:
