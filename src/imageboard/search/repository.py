@@ -66,7 +66,11 @@ def is_sqlite(session: AnySession) -> bool:
 
 async def index_posts(session: WriteSession, post_ids: Sequence[int]) -> None:
     """(Re-)index these posts from their rows in ``posts``; ids without a post are skipped."""
-    if post_ids:
+    if len(post_ids) == 1:
+        # The posting transaction's case: statements built once, as the row lock waits on them.
+        for statement in _INDEX_ONE_SQLITE if is_sqlite(session) else _INDEX_ONE_PG:
+            await session.execute(statement, {"post_id": post_ids[0]})
+    elif post_ids:
         await _index_where(session, posts.c.id.in_(list(post_ids)), search_ids=list(post_ids))
 
 
@@ -93,16 +97,28 @@ async def _index_where(
         await session.execute(
             delete(search_documents).where(search_documents.c.post_id.between(*_open_left(search_range)))
         )
+    await session.execute(_pg_index(*where))
+
+
+def _pg_index(*where: ColumnElement[bool]) -> Any:
     document = func.search_document(posts.c.subject, posts.c.comment)
     statement = pg_insert(search_documents).from_select(
         ["post_id", "board_id", "document"], select(posts.c.id, posts.c.board_id, document).where(*where)
     )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[search_documents.c.post_id],
-            set_={"board_id": statement.excluded.board_id, "document": statement.excluded.document},
-        )
+    return statement.on_conflict_do_update(
+        index_elements=[search_documents.c.post_id],
+        set_={"board_id": statement.excluded.board_id, "document": statement.excluded.document},
     )
+
+
+_INDEX_ONE_SQLITE = (
+    delete(search_fts).where(search_fts.c.rowid == bindparam("post_id")),
+    search_fts.insert().from_select(
+        ["rowid", "subject", "comment"],
+        select(posts.c.id, posts.c.subject, posts.c.comment).where(posts.c.id == bindparam("post_id")),
+    ),
+)
+_INDEX_ONE_PG = (_pg_index(posts.c.id == bindparam("post_id")),)
 
 
 def _open_left(bounds: tuple[int, int] | None) -> tuple[int, int]:
