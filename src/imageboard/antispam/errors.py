@@ -24,10 +24,8 @@ def wait_phrase(seconds: float) -> str:
 
 
 class RateLimited(TooManyRequests):
-    """429: a limit was reached. ``retry_after`` is whole seconds, for the Retry-After header."""
-
-    status = 429
-    code = "rate_limited"
+    """429: a limit was reached. The limiters measure ``retry_after`` in fractional seconds;
+    the Retry-After header wants whole ones, at least 1."""
 
     def __init__(self, message: str, *, retry_after: float, field: str | None = None, code: str | None = None) -> None:
         super().__init__(message, retry_after=max(1, math.ceil(retry_after)), field=field, code=code)

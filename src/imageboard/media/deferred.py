@@ -33,8 +33,9 @@ from imageboard.core.errors import DomainError
 from imageboard.media import repository as repo
 from imageboard.media.limits import MediaLimits
 from imageboard.media.schemas import FileView
-from imageboard.media.service import THUMB_MIME, MediaService, ingested_file
+from imageboard.media.service import MediaService, ingested_file
 from imageboard.media.storage import BlobNotFound, original_key
+from imageboard.media.upkeep import THUMB_MIME
 
 if TYPE_CHECKING:
     from imageboard.media.processing import ProcessedFile

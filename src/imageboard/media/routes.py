@@ -15,8 +15,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from imageboard.media.service import THUMB_MIME, MediaService
+from imageboard.media.service import MediaService
 from imageboard.media.storage import BlobNotFound, StorageError
+from imageboard.media.upkeep import THUMB_MIME
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 MAX_TIM = 2**63 - 1

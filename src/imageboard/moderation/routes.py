@@ -1,6 +1,7 @@
 """HTTP for moderation: the public report form, ban page, appeals and mod log; the staff
-dashboard, post page, ban form and every staff action — server-rendered forms that work
-without JavaScript.
+dashboard, post page, ban form and every staff action on posts, bans and filters —
+server-rendered forms that work without JavaScript. Running boards and the site is in
+``routes_admin``, a board's images in ``routes_board``.
 
 Every staff action is a POST carrying the session's CSRF token (``check_form_token``): no
 session is a 401, a missing or forged token a 403, a missing permission a 403 naming it.
@@ -9,30 +10,28 @@ HTML forms get a 303 back to the page they came from; JSON clients get ``{"ok": 
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import JSONResponse, Response
 
-from imageboard.accounts import Permission, SessionInfo
-from imageboard.accounts.routes import NotSignedIn, check_form_token, current_session
-from imageboard.boards import BoardSpec
+from imageboard.accounts import Permission
+from imageboard.accounts.routes import check_form_token, current_session
 from imageboard.core.errors import InvalidInput, NotFound
 from imageboard.core.http import add_routes, client_ip, wants_json
-from imageboard.moderation.errors import Banned, require
+from imageboard.moderation.errors import Banned
 from imageboard.moderation.forms import done as _done
 from imageboard.moderation.forms import flag as _flag
 from imageboard.moderation.forms import integer as _int
 from imageboard.moderation.forms import read_form as _form
 from imageboard.moderation.forms import text as _text
+from imageboard.moderation.routes_admin import build_admin_router
 from imageboard.moderation.routes_board import build_board_router
 from imageboard.moderation.schemas import BanRequest, BanScope, DeleteScope
 from imageboard.moderation.service import ModerationService
 from imageboard.moderation.services.assets import DEFAULT_DISTANCE
+from imageboard.moderation.staff_pages import signed_in_pages, viewer
 
 if TYPE_CHECKING:
     from imageboard.web import PageRenderer
@@ -73,30 +72,10 @@ def build_moderation_router(moderation: ModerationService, pages: PageRenderer) 
     router = APIRouter(include_in_schema=False)
     bans, reports, actions, admin = moderation.bans, moderation.reports, moderation.actions, moderation.admin
 
-    async def viewer(request: Request) -> SessionInfo:
-        info = await current_session(request)
-        if info is None:
-            raise NotSignedIn("Sign in first: this page is for staff.")
-        return info
+    sign_in_first = signed_in_pages(pages)
 
     async def staff_page(request: Request, template: str, **context: Any) -> Response:
         return await pages.render(request, template, **context)
-
-    def sign_in_first(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
-        """A staff page asked for without a session answers 401 with the sign-in form."""
-
-        @functools.wraps(handler)
-        async def wrapper(request: Request, *args: Any, **kwargs: Any) -> Response:
-            try:
-                return await handler(request, *args, **kwargs)
-            except NotSignedIn as exc:
-                if wants_json(request):
-                    raise
-                return await pages.render(
-                    request, "pages/login.html", status_code=401, step="password", error=exc.message
-                )
-
-        return wrapper
 
     # --- public -----------------------------------------------------------------------------
 
@@ -171,31 +150,6 @@ def build_moderation_router(moderation: ModerationService, pages: PageRenderer) 
             filters=await admin.filters(info.actor),
             file_bans=await admin.file_bans(info.actor),
             boards=boards,
-        )
-
-    @router.get("/staff/board/{board}")
-    @sign_in_first
-    async def board_settings_page(request: Request, board: str) -> Response:
-        info = await viewer(request)
-        settings = await admin.board_settings(info.actor, board)
-        board_staff = (
-            await admin.board_staff(info.actor, board) if info.actor.can(Permission.MANAGE_BOARD_STAFF, board) else []
-        )
-        return await staff_page(request, "pages/staff/board.html", me=info, settings=settings, board_staff=board_staff)
-
-    @router.get("/staff/site")
-    @sign_in_first
-    async def site_page(request: Request) -> Response:
-        info = await viewer(request)
-        require(info.actor, Permission.MANAGE_USERS, None)
-        return await staff_page(request, "pages/staff/site.html", me=info, site_settings=await admin.site_settings())
-
-    @router.get("/staff/boards/new")
-    @sign_in_first
-    async def new_board_page(request: Request) -> Response:
-        info = await viewer(request)
-        return await staff_page(
-            request, "pages/staff/new_board.html", me=info, site_settings=await admin.site_settings()
         )
 
     @router.get("/staff/modlog")
@@ -359,70 +313,6 @@ def build_moderation_router(moderation: ModerationService, pages: PageRenderer) 
         await admin.delete_file_ban(info.actor, ban_id)
         return _done(request, form, "/staff/filters")
 
-    # --- boards and the site ----------------------------------------------------------------
-
-    @router.post("/staff/board/{board}/settings")
-    async def save_board(request: Request, board: str) -> Response:
-        form = await _form(request)
-        info = await check_form_token(request, form)
-        values: dict[str, Any] = {}
-        for name in ("title", "description", "default_name", "rules", "announcement"):
-            if name in form:
-                values[name] = _text(form, name)
-        for name in (
-            "threads_per_page", "pages", "bump_limit", "image_limit", "max_comment_length",
-            "cyclic_limit", "archive_days", "ip_retention_days",
-        ):  # fmt: skip
-            if name in form:
-                values[name] = _int(form, name)
-        if "settings_form" in form:  # unticked checkboxes send nothing
-            for name in (
-                "work_safe", "forced_anonymous", "poster_ids", "text_only", "require_subject", "require_file",
-                "country_flags", "archive_enabled", "hold_threads", "hold_links_files", "hold_new_posters",
-                "modlog_show_names",
-            ):  # fmt: skip
-                values[name] = _flag(form, name)
-        await admin.update_board(info.actor, board, values)
-        return _done(request, form, f"/staff/board/{board}")
-
-    @router.post("/staff/board/{board}/staff")
-    async def save_board_staff(request: Request, board: str) -> Response:
-        form = await _form(request)
-        info = await check_form_token(request, form)
-        await admin.set_board_staff(info.actor, board, _text(form, "username", limit=32), _text(form, "role", limit=20))
-        return _done(request, form, f"/staff/board/{board}")
-
-    @router.post("/staff/site")
-    async def save_site(request: Request) -> Response:
-        form = await _form(request)
-        info = await check_form_token(request, form)
-        await admin.update_site(
-            info.actor,
-            global_rules=_text(form, "global_rules"),
-            board_creation=_text(form, "board_creation", limit=10),
-            ip_retention_days=_text(form, "ip_retention_days", limit=10),
-        )
-        return _done(request, form, "/staff/site")
-
-    @router.post("/staff/boards/new")
-    async def create_board(request: Request) -> Response:
-        form = await _form(request)
-        info = await check_form_token(request, form)
-        try:
-            spec = BoardSpec(
-                uri=_text(form, "uri", limit=40).strip(),
-                title=_text(form, "title", limit=200),
-                description=_text(form, "description", limit=1000),
-                work_safe=_flag(form, "work_safe"),
-                require_file=_flag(form, "require_file"),
-            )
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            name = str(first["loc"][0]) if first["loc"] else "uri"
-            raise InvalidInput(f"{name}: {str(first['msg']).removeprefix('Value error, ')}", field=name) from None
-        board = await admin.create_board(info.actor, spec)
-        return _done(request, None, f"/staff/board/{board.uri}", board=board.uri)
-
     # --- public pages under a board (last: "/{board}/modlog" would take "/staff/modlog") ----
 
     @router.get("/{board}/report/{no:int}")
@@ -458,6 +348,7 @@ def install_moderation(app: FastAPI, moderation: ModerationService, pages: PageR
     """Add the moderation routes (before the board routes, whose ``/{board}`` would swallow
     ``/staff``) and show banned posters the ban page instead of a bare error."""
     add_routes(app, build_board_router(moderation, pages))
+    add_routes(app, build_admin_router(moderation, pages))
     add_routes(app, build_moderation_router(moderation, pages))
 
     async def banned(request: Request, exc: Exception) -> Response:
