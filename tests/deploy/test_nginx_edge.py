@@ -272,3 +272,25 @@ def _read_response(connection: socket.socket) -> tuple[bytes, bytes]:
     while len(body) < length:
         body += connection.recv(1 << 20)
     return head, body
+
+
+def test_the_edge_caches_pages_of_a_site_without_a_page_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """``IMAGEBOARD_PAGE_CACHE=off`` renders every page afresh in the app, but the pages stay
+    cacheable at the edge: a ``no-store`` page made NGINX's cache lock queue every concurrent
+    request for one URL behind the one in flight (tens of requests a second)."""
+    site = start_server(tmp_path_factory.mktemp("uncached"), {"IMAGEBOARD_PAGE_CACHE": "off"})
+    nginx = None
+    try:
+        nginx = start_nginx(tmp_path_factory.mktemp("nginx-uncached"), web=site.url.removeprefix("http://"))
+        with httpx.Client() as client:
+            first = client.get(nginx.url + "/tech/")
+            second = client.get(nginx.url + "/tech/")
+            revalidated = client.get(site.url + "/tech/", headers={"If-None-Match": first.headers["etag"]})
+        assert first.status_code == second.status_code == 200
+        assert first.headers["x-cache-status"] == "MISS" and second.headers["x-cache-status"] == "HIT"
+        assert "no-store" not in first.headers["cache-control"]
+        assert revalidated.status_code == 304  # browsers revalidate against the app for free
+    finally:
+        if nginx is not None:
+            stop_process(nginx.process, sig=2)
+        stop_server(site)
