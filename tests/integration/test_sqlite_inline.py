@@ -15,6 +15,8 @@ from sqlalchemy.exc import OperationalError
 
 from imageboard.core import sqlite_inline
 from imageboard.core.db import Database
+from imageboard.observability.database import instrument_database
+from imageboard.observability.metrics import DB_QUERY_DURATION
 
 
 @pytest.fixture
@@ -129,3 +131,26 @@ async def test_many_rows_in_one_call(db: Database) -> None:
         )
     async with db.reader() as session:
         assert (await session.execute(text("SELECT count(*) FROM notes"))).scalar_one() == 50
+
+
+def _begin_seconds() -> float:
+    for metric in DB_QUERY_DURATION.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_sum") and sample.labels == {"engine": "write", "operation": "BEGIN"}:
+                return sample.value
+    return 0.0
+
+
+async def test_lock_waits_show_in_the_write_engines_begin_latency(
+    db: Database, other_process: sqlite3.Connection
+) -> None:
+    """What docs/operations.md tells operators to watch for queueing writers."""
+    instrument_database(db)
+    before = _begin_seconds()
+    other_process.execute("BEGIN IMMEDIATE")
+    releaser = threading.Timer(0.3, lambda: other_process.execute("COMMIT"))
+    releaser.start()
+    async with db.writer() as session:
+        await session.execute(text("INSERT INTO notes (body) VALUES ('ours')"))
+    releaser.join()
+    assert _begin_seconds() - before >= 0.25
