@@ -29,7 +29,7 @@ from imageboard.core.cache import MemoryPageCache, PageCache, RedisPageCache
 from imageboard.core.clock import utcnow
 from imageboard.core.db import Database
 from imageboard.core.errors import DomainError
-from imageboard.core.http import add_routes, safe_local_url, wants_json
+from imageboard.core.http import add_routes, index_routes, safe_local_url, wants_json
 from imageboard.core.i18n import negotiate, set_language
 from imageboard.core.middleware import BodySizeLimit, ReadYourWrites, SameOriginWrites, SecurityHeaders
 from imageboard.events import EventSettings
@@ -248,6 +248,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     # Last: its request middleware wraps all of the above; its routes go first in the table.
     observability = install_observability(app, settings, database=db, boards=boards)
+    index_routes(app)  # last: the table is complete
     return app
 
 
