@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Router
+from starlette.routing import BaseRoute, Mount, Router
 from starlette.types import Receive, Scope, Send
 
 
@@ -40,34 +40,52 @@ def add_routes(app: Starlette, router: Router) -> None:
     app.router.routes.extend(router.routes)
 
 
-# A first path segment no literal route has: the bucket of the routes that start with a
-# parameter (``/{board}/...``), which every other bucket also holds.
+# Stands for a segment no literal route segment equals: a parameter (``{board}``), or what
+# a mount's prefix leaves to its own routes.
 _ANY_SEGMENT = "{"
 
 
-def _first_segment(route: BaseRoute) -> str:
+def _route_segment(route: BaseRoute, index: int) -> str | None:
+    """The route's ``index``-th path segment: a literal, ``_ANY_SEGMENT``, or None when the
+    route's path has no such segment (then it cannot match a path that has one)."""
     path: str = getattr(route, "path", "") or ""
-    first = path.removeprefix("/").split("/", 1)[0]
-    return _ANY_SEGMENT if "{" in first else first
+    segments = path.removeprefix("/").split("/")
+    for segment in segments[: index + 1]:
+        if ":path}" in segment:  # a path parameter takes the rest of the path
+            return _ANY_SEGMENT
+    if index >= len(segments) or (not path and index == 0):
+        return _ANY_SEGMENT if isinstance(route, Mount) else None
+    segment = segments[index]
+    return _ANY_SEGMENT if "{" in segment else segment
 
 
-class RoutesByFirstSegment:
+def _can_match(route: BaseRoute, segments: tuple[str, ...]) -> bool:
+    for index, wanted in enumerate(segments):
+        found = _route_segment(route, index)
+        if found is None or (found != _ANY_SEGMENT and found != wanted):
+            return False
+    return True
+
+
+class RoutesBySegments:
     """The application's router, asked only about the routes that can match a request.
 
     A router tries its routes in order, each a regular expression; the site's pages come
     last, after the API, staff, media and operations routes (fixed paths must precede
     ``/{board}``), so a thread page was matched against 80 patterns — a fifth of a cached
-    page's CPU. A route whose path starts with a literal segment can only match paths with
-    that first segment, so each first segment gets a router of just the routes that can
-    match it — those starting with it and those starting with a parameter — in the original
-    order. FastAPI's own loop runs over that list: the first full match, 405s, trailing-slash
-    redirects and 404s come out exactly as from the whole table (a redirect target has the
-    same first segment)."""
+    page's CPU. A route whose first segments are literal can only match paths that start
+    with them, so requests are sorted by their first two path segments to a router of just
+    the routes that can match (in the original order); a segment no route names literally
+    goes to the routes with a parameter there. FastAPI's own loop runs over that list: the
+    first full match, 405s, trailing-slash redirects and 404s come out as from the whole
+    table. (A redirect target keeps both segments, except that of ``/b/`` and ``/b``, which
+    the second level therefore leaves alone.) Every router is built at start-up, so no path
+    can make the index grow."""
 
     def __init__(self, router: APIRouter) -> None:
         self.router = router
         self._indexed: list[BaseRoute] = []
-        self._buckets: dict[str, APIRouter] = {}
+        self._first: dict[str, tuple[APIRouter, dict[str, APIRouter]]] = {}
 
     def _bucket(self, routes: list[BaseRoute]) -> APIRouter:
         bucket = APIRouter(routes=routes, redirect_slashes=self.router.redirect_slashes, default=self.router.default)
@@ -76,12 +94,29 @@ class RoutesByFirstSegment:
 
     def _index(self) -> None:
         routes = list(self.router.routes)
-        segments = {_first_segment(route) for route in routes} | {_ANY_SEGMENT}
-        self._buckets = {
-            segment: self._bucket([r for r in routes if _first_segment(r) in (segment, _ANY_SEGMENT)])
-            for segment in segments
-        }
+        firsts = {_route_segment(r, 0) for r in routes} - {None} | {_ANY_SEGMENT}
+        self._first = {}
+        for first in firsts:
+            assert first is not None
+            by_first = [r for r in routes if _can_match(r, (first,))]
+            seconds = {_route_segment(r, 1) for r in by_first} - {None, ""} | {_ANY_SEGMENT}
+            self._first[first] = (
+                self._bucket(by_first),
+                {
+                    second: self._bucket([r for r in by_first if _can_match(r, (first, second))])
+                    for second in seconds
+                    if second is not None
+                },
+            )
         self._indexed = routes
+
+    def _router_for(self, path: str) -> APIRouter:
+        first, _, rest = path.removeprefix("/").partition("/")
+        whole, by_second = self._first.get(first) or self._first[_ANY_SEGMENT]
+        second = rest.partition("/")[0]
+        if not second:
+            return whole
+        return by_second.get(second) or by_second[_ANY_SEGMENT]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -89,9 +124,8 @@ class RoutesByFirstSegment:
             return
         if self.router.routes != self._indexed:  # routes added after start-up (tests do)
             self._index()
-        first = _route_path(scope).removeprefix("/").split("/", 1)[0]
         scope.setdefault("router", self.router)  # url_for resolves against the whole table
-        await self._buckets.get(first, self._buckets[_ANY_SEGMENT]).app(scope, receive, send)
+        await self._router_for(_route_path(scope)).app(scope, receive, send)
 
 
 def _route_path(scope: Scope) -> str:
@@ -106,6 +140,6 @@ def _route_path(scope: Scope) -> str:
 
 
 def index_routes(app: Any) -> None:
-    """Route requests through :class:`RoutesByFirstSegment` (call once the routes are added)."""
+    """Route requests through :class:`RoutesBySegments` (call once the routes are added)."""
     router: APIRouter = app.router
-    router.middleware_stack = RoutesByFirstSegment(router)
+    router.middleware_stack = RoutesBySegments(router)
