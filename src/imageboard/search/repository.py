@@ -86,12 +86,10 @@ async def _index_where(
     search_range: tuple[int, int] | None = None,
 ) -> None:
     if is_sqlite(session):
-        # FTS5 has no upsert: the old rows go, then the posts' current text goes in.
         rowid = search_fts.c.rowid
         stale = rowid.in_(search_ids) if search_ids is not None else rowid.between(*_open_left(search_range))
-        await session.execute(delete(search_fts).where(stale))
-        source = select(posts.c.id, posts.c.subject, posts.c.comment).where(*where)
-        await session.execute(search_fts.insert().from_select(["rowid", "subject", "comment"], source))
+        for statement in _sqlite_index(stale, *where):
+            await session.execute(statement)
         return
     if search_range is not None:
         await session.execute(
@@ -111,13 +109,13 @@ def _pg_index(*where: ColumnElement[bool]) -> Any:
     )
 
 
-_INDEX_ONE_SQLITE = (
-    delete(search_fts).where(search_fts.c.rowid == bindparam("post_id")),
-    search_fts.insert().from_select(
-        ["rowid", "subject", "comment"],
-        select(posts.c.id, posts.c.subject, posts.c.comment).where(posts.c.id == bindparam("post_id")),
-    ),
-)
+def _sqlite_index(stale: ColumnElement[bool], *where: ColumnElement[bool]) -> tuple[Any, Any]:
+    """FTS5 has no upsert: the stale rows go, then the posts' current text goes in."""
+    source = select(posts.c.id, posts.c.subject, posts.c.comment).where(*where)
+    return delete(search_fts).where(stale), search_fts.insert().from_select(["rowid", "subject", "comment"], source)
+
+
+_INDEX_ONE_SQLITE = _sqlite_index(search_fts.c.rowid == bindparam("post_id"), posts.c.id == bindparam("post_id"))
 _INDEX_ONE_PG = (_pg_index(posts.c.id == bindparam("post_id")),)
 
 
