@@ -74,9 +74,6 @@ def build_moderation_router(moderation: ModerationService, pages: PageRenderer) 
 
     sign_in_first = signed_in_pages(pages)
 
-    async def staff_page(request: Request, template: str, **context: Any) -> Response:
-        return await pages.render(request, template, **context)
-
     # --- public -----------------------------------------------------------------------------
 
     @router.get("/banned")
@@ -115,7 +112,7 @@ def build_moderation_router(moderation: ModerationService, pages: PageRenderer) 
     @sign_in_first
     async def dashboard(request: Request) -> Response:
         info = await viewer(request)
-        return await staff_page(
+        return await pages.render(
             request, "pages/staff/dashboard.html", me=info, dashboard=await moderation.dashboard(info.actor)
         )
 
@@ -125,7 +122,7 @@ def build_moderation_router(moderation: ModerationService, pages: PageRenderer) 
         info = await viewer(request)
         detail = await actions.detail(info.actor, board, no)
         boards = [b.uri for b in await admin.boards.list_boards()]
-        return await staff_page(
+        return await pages.render(
             request, "pages/staff/post.html", me=info, detail=detail, boards=boards, ban_hours=BAN_HOURS
         )
 
@@ -134,7 +131,7 @@ def build_moderation_router(moderation: ModerationService, pages: PageRenderer) 
     async def bans_page(request: Request, everything: Annotated[bool, Query(alias="all")] = False) -> Response:
         info = await viewer(request)
         listed = await bans.list_bans(info.actor, active_only=not everything)
-        return await staff_page(
+        return await pages.render(
             request, "pages/staff/bans.html", me=info, bans=listed, ban_hours=BAN_HOURS, everything=everything
         )
 
@@ -143,7 +140,7 @@ def build_moderation_router(moderation: ModerationService, pages: PageRenderer) 
     async def filters_page(request: Request) -> Response:
         info = await viewer(request)
         boards = [b.uri for b in await admin.boards.list_boards()]
-        return await staff_page(
+        return await pages.render(
             request,
             "pages/staff/filters.html",
             me=info,

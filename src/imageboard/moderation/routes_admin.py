@@ -33,9 +33,6 @@ def build_admin_router(moderation: ModerationService, pages: PageRenderer) -> AP
     admin = moderation.admin
     sign_in_first = signed_in_pages(pages)
 
-    async def staff_page(request: Request, template: str, **context: Any) -> Response:
-        return await pages.render(request, template, **context)
-
     @router.get("/staff/board/{board}")
     @sign_in_first
     async def board_settings_page(request: Request, board: str) -> Response:
@@ -44,20 +41,22 @@ def build_admin_router(moderation: ModerationService, pages: PageRenderer) -> AP
         board_staff = (
             await admin.board_staff(info.actor, board) if info.actor.can(Permission.MANAGE_BOARD_STAFF, board) else []
         )
-        return await staff_page(request, "pages/staff/board.html", me=info, settings=settings, board_staff=board_staff)
+        return await pages.render(
+            request, "pages/staff/board.html", me=info, settings=settings, board_staff=board_staff
+        )
 
     @router.get("/staff/site")
     @sign_in_first
     async def site_page(request: Request) -> Response:
         info = await viewer(request)
         require(info.actor, Permission.MANAGE_USERS, None)
-        return await staff_page(request, "pages/staff/site.html", me=info, site_settings=await admin.site_settings())
+        return await pages.render(request, "pages/staff/site.html", me=info, site_settings=await admin.site_settings())
 
     @router.get("/staff/boards/new")
     @sign_in_first
     async def new_board_page(request: Request) -> Response:
         info = await viewer(request)
-        return await staff_page(
+        return await pages.render(
             request, "pages/staff/new_board.html", me=info, site_settings=await admin.site_settings()
         )
 
