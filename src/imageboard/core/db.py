@@ -2,9 +2,10 @@
 
 Reads and writes use different session types so that a query that must see the primary
 (anything inside a write) cannot be handed a replica session by mistake; repositories type
-their parameters accordingly. Services never commit: ``Database.writer()`` commits when the
-block ends, then runs the callbacks queued with ``WriteSession.after_commit`` (event
-publishing), so nothing is announced for a transaction that rolled back.
+their parameters accordingly. Services never commit: ``Database.writer()`` runs the callbacks
+queued with ``WriteSession.before_commit`` (the events' outbox rows), commits when the block
+ends, then runs those queued with ``WriteSession.after_commit`` (event publishing), so nothing
+is announced for a transaction that rolled back.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ class WriteSession(AsyncSession):
 
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
         self.info.setdefault("after_commit", []).append(callback)
+
+    def before_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run ``callback`` when the unit of work ends without error, just before the commit,
+        in the transaction: for rows best written together at the end (a batch of events)."""
+        self.info.setdefault("before_commit", []).append(callback)
 
 
 def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
@@ -169,6 +175,8 @@ class Database:
         try:
             async with self._writes() as session, session.begin():
                 yield session
+                for callback in session.info.pop("before_commit", []):
+                    await callback()
         except Exception as exc:
             _raise_if_unreachable(exc, writing=True)
             raise

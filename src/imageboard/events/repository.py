@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Table, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from imageboard.core.db import ReadSession, WriteSession
@@ -14,8 +15,21 @@ from imageboard.events.models import OutboxMessage, ProcessedEvent, Webhook, Web
 # --- outbox ------------------------------------------------------------------------------
 
 
-def add_outbox(session: WriteSession, rows: Sequence[OutboxMessage]) -> None:
-    session.add_all(rows)
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+# Each row's id comes back with its event id: asking the database to return them in the
+# order given would make SQLite insert the rows one statement each.
+_INSERT_OUTBOX = insert(_OUTBOX).returning(_OUTBOX.c.event_id, _OUTBOX.c.id)
+
+
+async def add_outbox(session: WriteSession, rows: Sequence[Mapping[str, object]]) -> list[int]:
+    """Outbox rows from their column values, in one statement; their ids, in the order of
+    ``rows``. A table statement: it runs inside every posting transaction, where the ORM's
+    flush of the same rows costs several times as much."""
+    if not rows:
+        return []
+    result = await session.execute(_INSERT_OUTBOX, [dict(row) for row in rows])
+    ids = {event_id: int(row_id) for event_id, row_id in result.all()}
+    return [ids[str(row["event_id"])] for row in rows]
 
 
 async def claim_outbox(

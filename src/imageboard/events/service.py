@@ -36,7 +36,6 @@ from imageboard.core.clock import utcnow
 from imageboard.core.db import Database, WriteSession
 from imageboard.events import repository as repo
 from imageboard.events.bus import BusUnavailable, EventBus
-from imageboard.events.models import OutboxMessage
 from imageboard.events.schemas import Event, UndecodableEvent, decode_event
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,11 @@ class RelayStats:
 
 @dataclass
 class _Pending:
-    rows: list[tuple[OutboxMessage, Event]] = field(default_factory=list)
+    """A transaction's events: written to the outbox together just before its commit."""
+
+    rows: list[dict[str, object]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
 
 
 class OutboxRelay:
@@ -124,14 +127,14 @@ class OutboxRelay:
     def lease_until(self) -> datetime:
         return self.clock() + self.lease
 
-    def submit(self, rows: list[tuple[OutboxMessage, Event]]) -> None:
-        """Publish rows this relay leased when they were recorded; called after the commit."""
+    def submit(self, rows: list[tuple[int, Event]]) -> None:
+        """Publish rows (by id) this relay leased when they were recorded; called after the commit."""
         task = asyncio.create_task(self._publish_now(rows))
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
 
-    async def _publish_now(self, rows: list[tuple[OutboxMessage, Event]]) -> None:
-        published, unsent = await self._publish([(row.id, event) for row, event in rows])
+    async def _publish_now(self, rows: list[tuple[int, Event]]) -> None:
+        published, unsent = await self._publish(rows)
         if unsent:  # rare: the lease goes back at once, so the next sweep retries them
             await self._settle([], unsent)
             self.kick()
@@ -266,24 +269,28 @@ class EventPublisher:
         self._key = f"events.outbox.{id(self)}"
 
     def record(self, session: WriteSession, event: Event) -> None:
-        row = OutboxMessage(
-            event_id=event.id,
-            subject=event.subject,
-            payload=event.to_json(),
-            created_at=self.clock(),
-            claimed_until=self.relay.lease_until() if self.relay is not None else None,
-            attempts=1 if self.relay is not None else 0,
-        )
-        repo.add_outbox(session, [row])
-        if self.relay is None:
-            return
+        row: dict[str, object] = {
+            "event_id": event.id,
+            "subject": event.subject,
+            "payload": event.to_json(),
+            "created_at": self.clock(),
+            "claimed_until": self.relay.lease_until() if self.relay is not None else None,
+            "attempts": 1 if self.relay is not None else 0,
+        }
         pending = session.info.get(self._key)
         if pending is None:
             pending = session.info[self._key] = _Pending()
+
+            async def before_commit() -> None:
+                pending.ids = await repo.add_outbox(session, pending.rows)
+
+            session.before_commit(before_commit)
             relay = self.relay
+            if relay is not None:
 
-            async def after_commit() -> None:
-                relay.submit(pending.rows)
+                async def after_commit() -> None:
+                    relay.submit(list(zip(pending.ids, pending.events, strict=True)))
 
-            session.after_commit(after_commit)
-        pending.rows.append((row, event))
+                session.after_commit(after_commit)
+        pending.rows.append(row)
+        pending.events.append(event)

@@ -61,9 +61,14 @@ async def test_an_event_of_a_rolled_back_transaction_is_never_published(database
 
     async def failing_post() -> None:
         async with database.writer() as session:
+
+            async def fail() -> None:
+                assert len(await repo.outbox_rows(session)) == 1  # written, not committed
+                raise RuntimeError("the post failed")
+
             publisher.record(session, post(1))
-            await session.flush()  # the row reached the database, inside the transaction
-            raise RuntimeError("the post failed")
+            # Fails after the outbox row is written (just before the commit), in the transaction.
+            session.before_commit(fail)
 
     with pytest.raises(RuntimeError, match="the post failed"):
         await failing_post()

@@ -12,13 +12,12 @@ from imageboard.boards.repository.boards import (
     all_boards,
     board_activity,
     board_by_uri,
+    board_ids,
     board_record,
     board_records,
-    board_uris,
     board_version,
     claim_post_number,
     count_boards,
-    give_back_post_number,
     site_version,
     take_post_number,
     thread_version,
@@ -37,6 +36,7 @@ from imageboard.boards.repository.posts import (
     backlinks_into_thread,
     backlinks_to,
     delete_posts,
+    insert_post,
     last_reply_views,
     live_posts_among,
     oldest_replies,
@@ -60,6 +60,7 @@ from imageboard.boards.repository.staff import (
     staff_update_board,
 )
 from imageboard.boards.repository.threads import (
+    COUNTED_THREAD,
     ThreadStates,
     add_thread,
     archived_before,
@@ -73,9 +74,11 @@ from imageboard.boards.repository.threads import (
     overboard_thread_states,
     thread_by_no,
     threads_past_capacity,
+    uncount_replies,
 )
 
 __all__ = [
+    "COUNTED_THREAD",
     "POST_VIEW_COLUMNS",
     "THREAD_STATE_COLUMNS",
     "AnySession",
@@ -92,9 +95,9 @@ __all__ = [
     "backlinks_to",
     "board_activity",
     "board_by_uri",
+    "board_ids",
     "board_record",
     "board_records",
-    "board_uris",
     "board_version",
     "board_with_thread",
     "catalog_thread_states",
@@ -104,7 +107,7 @@ __all__ = [
     "count_reply",
     "delete_posts",
     "delete_thread",
-    "give_back_post_number",
+    "insert_post",
     "last_reply_views",
     "live_posts_among",
     "live_thread_states",
@@ -133,4 +136,5 @@ __all__ = [
     "threads_past_capacity",
     "touch_board",
     "touch_threads",
+    "uncount_replies",
 ]

@@ -10,7 +10,7 @@ from sqlalchemy import Row, and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from imageboard.boards.models import Board, Post, Thread
-from imageboard.boards.repository.columns import AnySession
+from imageboard.boards.repository.columns import BOARDS, AnySession
 from imageboard.core.db import WriteSession
 
 # --- boards -----------------------------------------------------------------------------
@@ -21,9 +21,14 @@ async def board_by_uri(session: AnySession, uri: str) -> Board | None:
     return result.scalar_one_or_none()
 
 
+# Built once: every post reads its board, and the cache key of a statement naming every
+# column of the board costs more to compute than the query takes to run.
+_BOARD_RECORD = select(BOARDS).where(BOARDS.c.uri == bindparam("uri"))
+
+
 async def board_record(session: AnySession, uri: str) -> Row[Any] | None:
     """The board's columns, for reading (``service.board_view`` takes it like an entity)."""
-    return (await session.execute(select(Board.__table__).where(Board.uri == uri))).one_or_none()
+    return (await session.execute(_BOARD_RECORD, {"uri": uri})).one_or_none()
 
 
 async def board_records(session: AnySession) -> Sequence[Row[Any]]:
@@ -34,12 +39,13 @@ async def all_boards(session: AnySession) -> Sequence[Board]:
     return (await session.execute(select(Board).order_by(Board.uri))).scalars().all()
 
 
-async def board_uris(session: AnySession, uris: Iterable[str]) -> set[str]:
+async def board_ids(session: AnySession, uris: Iterable[str]) -> dict[str, int]:
+    """The ids of those of ``uris`` that are boards."""
     wanted = set(uris)
     if not wanted:
-        return set()
-    rows = await session.execute(select(Board.uri).where(Board.uri.in_(wanted)))
-    return set(rows.scalars().all())
+        return {}
+    rows = await session.execute(select(Board.uri, Board.id).where(Board.uri.in_(wanted)))
+    return dict(rows.all())
 
 
 async def count_boards(session: AnySession) -> int:
@@ -83,28 +89,21 @@ async def take_post_number(session: WriteSession, board_id: int) -> int:
     return int(result.scalar_one())
 
 
-# The posting statements are built once: they run for every post, and building one costs
-# more than SQLite takes to run it.
+# Built once: it runs for every post, and building it costs more than SQLite takes to run it.
 _CLAIM_POST_NUMBER = (
-    update(Board)
-    .where(Board.uri == bindparam("board_uri"))
-    .values(last_post_no=Board.last_post_no + 1, updated_at=bindparam("now", type_=Board.updated_at.type))
-    .returning(Board)
-    .execution_options(populate_existing=True, synchronize_session=False)
+    update(BOARDS)
+    .where(BOARDS.c.id == bindparam("board_id"))
+    .values(last_post_no=BOARDS.c.last_post_no + 1, updated_at=bindparam("now", type_=Board.updated_at.type))
+    .returning(BOARDS.c.last_post_no)
 )
 
 
-async def claim_post_number(session: WriteSession, uri: str, now: datetime) -> Board | None:
-    """The posting transaction's first statement: the board with its next post number in
-    ``last_post_no``, marked changed at ``now`` — one statement for the read, the number and
-    the touch. The UPDATE locks the board row until commit, so posters on one board are
-    serialised here and no number repeats. None when there is no such board."""
-    return (await session.execute(_CLAIM_POST_NUMBER, {"board_uri": uri, "now": now})).scalar_one_or_none()
-
-
-async def give_back_post_number(session: WriteSession, board_id: int) -> None:
-    """Undo ``claim_post_number`` in the same transaction (the row is still locked by it)."""
-    await session.execute(update(Board).where(Board.id == board_id).values(last_post_no=Board.last_post_no - 1))
+async def claim_post_number(session: WriteSession, board_id: int, now: datetime) -> int:
+    """The board's next post number, with the board marked changed at ``now``, in one
+    statement. The UPDATE locks the board row until commit: posters on one board are
+    serialised from here, so no number repeats and numbers commit in order — which is why
+    posting does everything it can before this."""
+    return int((await session.execute(_CLAIM_POST_NUMBER, {"board_id": board_id, "now": now})).scalar_one())
 
 
 async def touch_threads(session: WriteSession, threads: Iterable[tuple[str, int]], when: datetime) -> None:

@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from imageboard.boards.models import Post, Thread
+from imageboard.boards.models import Board, Post, Thread
 from imageboard.boards.schemas import PostView, ThreadState
 from imageboard.core.db import ReadSession, WriteSession
 
 AnySession = ReadSession | WriteSession | AsyncSession
+
+# The tables behind the entities, for the statements on the posting path: a table statement
+# skips the ORM's bookkeeping, which costs more than the statement inside the write lock.
+BOARDS = cast(Table, Board.__table__)
+THREADS = cast(Table, Thread.__table__)
+POSTS = cast(Table, Post.__table__)
 
 # The columns of a PostView after its (board, thread_no), and of a ThreadState after its
 # board, in the dataclasses' field order: rows are unpacked into them positionally.

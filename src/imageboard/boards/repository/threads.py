@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Row, and_, bindparam, case, delete, func, select, update
 
 from imageboard.boards.models import Board, Post, Thread
-from imageboard.boards.repository.columns import THREAD_STATE_COLUMNS, AnySession
+from imageboard.boards.repository.columns import BOARDS, THREAD_STATE_COLUMNS, THREADS, AnySession
 from imageboard.boards.schemas import ThreadState
 from imageboard.core.db import WriteSession
 
@@ -26,33 +26,48 @@ async def thread_by_no(session: AnySession, board_id: int, no: int, *, for_updat
 
 def _count_reply(*, bump: bool) -> Any:
     now = bindparam("now", type_=Thread.updated_at.type)
-    bumped_at = case((Thread.reply_count < bindparam("bump_limit"), now), else_=Thread.bumped_at)
+    bumped_at = case((THREADS.c.reply_count < bindparam("bump_limit"), now), else_=THREADS.c.bumped_at)
     return (
-        update(Thread)
+        update(THREADS)
         .where(
-            Thread.board_id == bindparam("of_board"),
-            Thread.no == bindparam("thread_no"),
-            Thread.held.is_(False),
-            Thread.archived.is_(False),
-            Thread.locked.is_(False),
+            THREADS.c.board_id == bindparam("of_board"),
+            THREADS.c.no == bindparam("thread_no"),
+            THREADS.c.held.is_(False),
+            THREADS.c.archived.is_(False),
+            THREADS.c.locked.is_(False),
         )
-        .values(reply_count=Thread.reply_count + 1, updated_at=now, bumped_at=bumped_at if bump else Thread.bumped_at)
-        .returning(Thread)
-        .execution_options(populate_existing=True, synchronize_session=False)
+        .values(
+            reply_count=THREADS.c.reply_count + 1,
+            file_count=THREADS.c.file_count + bindparam("files"),
+            updated_at=now,
+            bumped_at=bumped_at if bump else THREADS.c.bumped_at,
+        )
+        .returning(*(THREADS.c[name] for name in COUNTED_THREAD))
     )
 
 
+# What ``count_reply`` returns of the thread, in this order.
+COUNTED_THREAD = ("id", "no", "reply_count", "file_count", "bumped_at", "cyclic")
 _COUNT_REPLY = {True: _count_reply(bump=True), False: _count_reply(bump=False)}
 
 
 async def count_reply(
-    session: WriteSession, board_id: int, no: int, *, now: datetime, bump: bool, bump_limit: int
-) -> Thread | None:
-    """Count a reply on a visible, open thread — and bump it when ``bump`` and still below
-    ``bump_limit`` — in one statement that also locks the row until commit. None when the
-    thread cannot take the reply (missing, held, archived or locked)."""
-    values = {"of_board": board_id, "thread_no": no, "now": now} | ({"bump_limit": bump_limit} if bump else {})
-    return (await session.execute(_COUNT_REPLY[bump], values)).scalar_one_or_none()
+    session: WriteSession, board_id: int, no: int, *, now: datetime, bump: bool, bump_limit: int, files: int
+) -> Row[Any] | None:
+    """Count a reply carrying ``files`` files on a visible, open thread — and bump it when
+    ``bump`` and still below ``bump_limit`` — in one statement that also locks the row until
+    commit. The thread's ``COUNTED_THREAD`` columns after counting; None when the thread
+    cannot take the reply (missing, held, archived or locked)."""
+    values = {"of_board": board_id, "thread_no": no, "now": now, "files": files}
+    if bump:
+        values["bump_limit"] = bump_limit
+    return (await session.execute(_COUNT_REPLY[bump], values)).one_or_none()
+
+
+async def uncount_replies(session: WriteSession, thread_id: int, removed: int) -> None:
+    """Replies taken off a thread's count (a cyclic thread dropping its oldest)."""
+    query = update(THREADS).where(THREADS.c.id == thread_id).values(reply_count=THREADS.c.reply_count - removed)
+    await session.execute(query)
 
 
 async def add_thread(session: WriteSession, thread: Thread) -> Thread:
@@ -77,16 +92,25 @@ async def _thread_states(session: AnySession, uri: str, query: Any) -> ThreadSta
     return {thread_id: ThreadState(uri, *values) for thread_id, *values in (await session.execute(query)).all()}
 
 
+# Built once: the thread page's first query; a new statement object on every call costs
+# its cache key and the matching of its result columns to the cached compilation's.
+_BOARD_WITH_THREAD = (
+    select(BOARDS, THREADS.c.id.label("thread_id"), *(c.label(f"thread_{c.key}") for c in THREAD_STATE_COLUMNS))
+    .outerjoin(
+        THREADS,
+        and_(THREADS.c.board_id == BOARDS.c.id, THREADS.c.no == bindparam("thread_no"), THREADS.c.held.is_(False)),
+    )
+    .where(BOARDS.c.uri == bindparam("uri"))
+)
+
+
 async def board_with_thread(session: AnySession, uri: str, no: int) -> tuple[Row[Any] | None, ThreadStates]:
     """The board's columns (as ``board_record``) and its visible thread ``no`` as {id: state},
     in one query: the thread page's first round trip."""
-    thread = [Thread.id.label("thread_id"), *(c.label(f"thread_{c.key}") for c in THREAD_STATE_COLUMNS)]
-    joined = and_(Thread.board_id == Board.id, Thread.no == no, Thread.held.is_(False))
-    query = select(Board.__table__, *thread).outerjoin(Thread, joined).where(Board.uri == uri)
-    row = (await session.execute(query)).one_or_none()
+    row = (await session.execute(_BOARD_WITH_THREAD, {"uri": uri, "thread_no": no})).one_or_none()
     if row is None:
         return None, {}
-    values = row[len(Board.__table__.c) :]
+    values = row[len(BOARDS.c) :]
     return row, ({} if values[0] is None else {values[0]: ThreadState(uri, *values[1:])})
 
 

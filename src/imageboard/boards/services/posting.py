@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from imageboard.boards import repository as repo
-from imageboard.boards.markup import QuoteRef, find_quotes, render_comment
-from imageboard.boards.models import Board, Post, Thread
+from imageboard.boards.models import Thread
 from imageboard.boards.poster_ids import poster_id
-from imageboard.boards.schemas import NewPost, PostCreated
-from imageboard.boards.services.base import BoardsBase
-from imageboard.boards.services.views import post_view, public_post
+from imageboard.boards.schemas import NewPost, PostCreated, PostView
+from imageboard.boards.services.base import BoardRow, BoardsBase
+from imageboard.boards.services.quoting import render_quoting
+from imageboard.boards.services.views import public_post
 from imageboard.boards.tripcodes import sign
 from imageboard.core.db import WriteSession
 from imageboard.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
@@ -24,60 +24,108 @@ MAX_NAME = 100
 MAX_SUBJECT = 100
 MAX_OPTIONS = 100
 MAX_PASSWORD = 128
-BOARD_LINK = re.compile(r">>>/([a-z0-9]{1,32})/")
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """A post made ready before its number is claimed: everything that does not need the
+    number, so the board's row is locked for as short a time as possible."""
+
+    new: NewPost
+    held: bool
+    sage: bool
+    comment: str
+    comment_html: str
+    name: str
+    tripcode: str | None
+    country_code: str | None
+    country_name: str | None
+    quotes: list[tuple[int, int]]  # (board id, number) of quoted posts that exist: backlinks
+    elsewhere: list[tuple[str, int]]  # threads elsewhere that gain a backlink
+
+
+@dataclass(slots=True)
+class _Target:
+    """The thread a post goes to, as it stands once the post is counted in it (its files
+    included)."""
+
+    id: int
+    no: int
+    reply_count: int
+    file_count: int
+    bumped_at: datetime
+    cyclic: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    id: int
+    view: PostView
 
 
 class PostingMixin(BoardsBase):
     async def create_post(self, new: NewPost) -> PostCreated:
-        """Everything a post needs happens in this one write transaction — the board and its
-        next number (one statement), moderation's screen, the rows and the events — because
-        on SQLite every write transaction queues behind the single writer."""
+        """Everything a post needs happens in this one write transaction — moderation's
+        screen, the markup, the number, the rows and the events — because on SQLite every
+        write transaction queues behind the single writer. The board's next number is claimed
+        only once the post is ready: from then until commit the board's row is locked, and
+        on PostgreSQL that lock is what posters on one board queue for."""
         now = self.clock()
         refusal: DomainError | None = None
         async with self.db.writer() as session:
-            board = await repo.claim_post_number(session, new.board, now)
+            board = await repo.board_record(session, new.board)
             if board is None:
                 raise NotFound(f"There is no board /{new.board}/.", code="board_not_found")
             held = new.hold_for_review
             if self.screen is not None:  # moderation: may refuse (ban, filter), rewrite or hold the post
                 new, screened, refusal = await self.screen(session, board, new)
                 held = held or screened
-            if refusal is None:
-                created = await self._store(session, board, new, held=held, now=now)
-            else:
-                # Refused after recording why (a warning seen, a ban): the record is committed,
-                # the number goes back — the board's row is locked by us, nobody took the next.
-                await repo.give_back_post_number(session, board.id)
+            if refusal is None:  # refused after recording why (a warning seen, a ban): that record commits
+                draft = await self._draft(session, board, new, held=held)
+                created = await self._store(session, board, draft, now=now)
         if refusal is not None:
             raise refusal
         return created
 
-    async def _store(
-        self, session: WriteSession, board: Board, new: NewPost, *, held: bool, now: datetime
-    ) -> PostCreated:
+    async def _draft(self, session: WriteSession, board: BoardRow, new: NewPost, *, held: bool) -> _Draft:
         self._validate(board, new)
-        options = _options(new.options)
-        number = board.last_post_no
-        sage = "sage" in options
-        thread = await self._thread_for(session, board, new, number, now, count_reply=not held, sage=sage)
-        post = await self._write_post(session, board, thread, new, number, now, sage=sage)
-        if self.indexer is not None:  # search: searchable from the moment it commits
-            await self.indexer(session, post.id)
-        if held:  # moderation: invisible (no bump, no count) until staff approve it
-            post.held = True
-            thread.held = thread.held or post.is_op
-            await session.flush()
-        elif post.is_op:
-            await self._archive_overflow(session, board, now)
-        else:
-            await self._after_reply(session, board, thread)
-        if not held:
-            self._announce_post(session, board, thread, post, len(new.files))
-        return PostCreated(
-            board=board.uri, thread_no=thread.no, post_no=number, noko="nonoko" not in options, held=held
+        signature = sign("" if board.forced_anonymous else new.name, secret=self.secret)
+        comment = _clean_text(new.comment)
+        # A new thread (0) has no number yet: nothing can quote into it.
+        rendered = await render_quoting(session, comment, board=board.uri, thread_no=new.thread_no)
+        # The first lookup loads the country database (~0.1 s): keep it off the event loop.
+        country = await asyncio.to_thread(country_of, new.ip) if board.country_flags and new.ip else None
+        return _Draft(
+            new=new,
+            held=held,
+            sage="sage" in _options(new.options),
+            comment=comment,
+            comment_html=rendered.html,
+            name=signature.name or board.default_name,
+            tripcode=signature.tripcode,
+            country_code=country.code if country else None,
+            country_name=country.name if country else None,
+            quotes=rendered.quotes,
+            elsewhere=sorted(rendered.threads - {(board.uri, new.thread_no)}),
         )
 
-    def _validate(self, board: Board, new: NewPost) -> None:
+    async def _store(self, session: WriteSession, board: BoardRow, draft: _Draft, *, now: datetime) -> PostCreated:
+        new, held = draft.new, draft.held
+        number = await repo.claim_post_number(session, board.id, now)
+        thread = await self._thread_for(session, board, draft, number, now)
+        post = await self._write_post(session, board, thread, draft, number, now)
+        if self.indexer is not None:  # search: searchable from the moment it commits
+            await self.indexer(session, post.id)
+        if not held:  # a held post (moderation) stays invisible, uncounted, until staff approve it
+            if post.view.is_op:
+                await self._archive_overflow(session, board, now)
+            else:
+                await self._after_reply(session, board, thread)
+            self._announce_post(session, board, thread, post.view, len(new.files))
+        noko = "nonoko" not in _options(new.options)
+        return PostCreated(board=board.uri, thread_no=thread.no, post_no=number, noko=noko, held=held)
+
+    def _validate(self, board: BoardRow, new: NewPost) -> None:
         comment = new.comment.strip()
         has_files = new.has_files or bool(new.files)
         if len(new.name) > MAX_NAME:
@@ -107,20 +155,14 @@ class PostingMixin(BoardsBase):
             raise InvalidInput("The post is empty: write a comment or attach a file.", field="com")
 
     async def _thread_for(
-        self,
-        session: WriteSession,
-        board: Board,
-        new: NewPost,
-        number: int,
-        now: datetime,
-        *,
-        count_reply: bool,
-        sage: bool,
-    ) -> Thread:
-        """The new thread, or the thread replied to — with the reply already counted (and the
-        thread bumped) when ``count_reply``: one statement instead of a read and an update."""
+        self, session: WriteSession, board: BoardRow, draft: _Draft, number: int, now: datetime
+    ) -> _Target:
+        """The new thread, or the thread replied to with the post's files counted — and the
+        reply too (the thread bumped) unless the post is held: one statement instead of a
+        read and an update. A held post's thread is invisible until staff approve it."""
+        new, files = draft.new, len(draft.new.files)
         if new.thread_no == 0:
-            return await repo.add_thread(
+            made = await repo.add_thread(
                 session,
                 Thread(
                     board_id=board.id,
@@ -130,15 +172,17 @@ class PostingMixin(BoardsBase):
                     bumped_at=now,
                     updated_at=now,
                     reply_count=0,
-                    file_count=0,
+                    file_count=files,
+                    held=draft.held,
                 ),
             )
-        if count_reply:
+            return _Target(made.id, made.no, 0, files, now, made.cyclic)
+        if not draft.held:
             counted = await repo.count_reply(
-                session, board.id, new.thread_no, now=now, bump=not sage, bump_limit=board.bump_limit
+                session, board.id, new.thread_no, now=now, bump=not draft.sage, bump_limit=board.bump_limit, files=files
             )
             if counted is not None:
-                return counted
+                return self._within_image_limit(board, _Target(**counted._mapping), files)
         # Held replies are not counted; and when counting failed, this says why.
         thread = await repo.thread_by_no(session, board.id, new.thread_no, for_update=True)
         if thread is None:
@@ -151,82 +195,87 @@ class PostingMixin(BoardsBase):
             raise Forbidden("This thread is archived: it can be read but no longer replied to.", code="thread_archived")
         if thread.locked:
             raise Forbidden("This thread is closed: no more replies are accepted.", code="thread_locked")
-        return thread
+        thread.file_count += files
+        target = _Target(thread.id, thread.no, thread.reply_count, thread.file_count, thread.bumped_at, thread.cyclic)
+        return self._within_image_limit(board, target, files)
 
-    async def _write_post(
-        self,
-        session: WriteSession,
-        board: Board,
-        thread: Thread,
-        new: NewPost,
-        number: int,
-        now: datetime,
-        *,
-        sage: bool,
-    ) -> Post:
-        signature = sign("" if board.forced_anonymous else new.name, secret=self.secret)
-        comment = _clean_text(new.comment)
-        quotes = find_quotes(comment, board=board.uri)
-        targets = await repo.thread_numbers_of(session, ((q.board, q.post_no) for q in quotes))
-        known = await repo.board_uris(session, _linked_boards(comment) | {q.board for q in quotes})
-        html = render_comment(
-            comment,
-            board=board.uri,
-            thread_no=thread.no,
-            targets={QuoteRef(b, n): t for (b, n), t in targets.items()},
-            known_boards=known,
-        )
-        # The first lookup loads the country database (~0.1 s): keep it off the event loop.
-        country = await asyncio.to_thread(country_of, new.ip) if board.country_flags and new.ip else None
-        post = await repo.add_post(
-            session,
-            Post(
-                board_id=board.id,
-                thread_id=thread.id,
-                no=number,
-                is_op=new.thread_no == 0,
-                created_at=now,
-                name=signature.name or board.default_name,
-                tripcode=signature.tripcode,
-                subject=new.subject.strip() if new.thread_no == 0 else "",
-                comment=comment,
-                comment_html=html,
-                sage=sage,
-                poster_id=poster_id(new.ip, board=board.uri, thread_no=thread.no, secret=self.secret)
-                if board.poster_ids and new.ip
-                else None,
-                country_code=country.code if country else None,
-                country_name=country.name if country else None,
-                ip=new.ip,
-                capcode=new.capcode,
-                password_digest=self._digest(new.password) if new.password else None,
-            ),
-        )
-        # Threads elsewhere gain a backlink, so their pages change too. Touched after commit in
-        # a transaction of its own: locking another thread's row while holding this board's
-        # could deadlock with a post there quoting back.
-        elsewhere = [(b, t) for (b, _n), t in targets.items() if (b, t) != (board.uri, thread.no)]
-        if elsewhere:
-            session.after_commit(lambda: self._touch_threads(elsewhere, now))
-        quoted_here = [q for q in quotes if (q.board, q.post_no) in targets]
-        if quoted_here:
-            ids = {b.uri: b.id for b in await repo.all_boards(session) if b.uri in {q.board for q in quoted_here}}
-            await repo.add_quotes(session, post.id, ((ids[q.board], q.post_no) for q in quoted_here))
-        if new.files:
-            await self._attach_files(session, board, thread, post, new)
-        return post
-
-    async def _attach_files(
-        self, session: WriteSession, board: Board, thread: Thread, post: Post, new: NewPost
-    ) -> None:
-        if self.media is None:
-            raise InvalidInput("This site does not accept files.", field="upfile", code="files_disabled")
-        if not post.is_op and thread.file_count + len(new.files) > board.image_limit:
+    @staticmethod
+    def _within_image_limit(board: BoardRow, thread: _Target, files: int) -> _Target:
+        """Refuses a reply whose files take the thread past its image limit (they are already
+        counted in it: the transaction then rolls back)."""
+        if files and thread.file_count > board.image_limit:
             raise Forbidden(
                 f"This thread has reached its image limit ({board.image_limit}): reply without a file.",
                 field="upfile",
                 code="image_limit",
             )
+        return thread
+
+    async def _write_post(
+        self, session: WriteSession, board: BoardRow, thread: _Target, draft: _Draft, number: int, now: datetime
+    ) -> _Written:
+        new = draft.new
+        is_op = new.thread_no == 0
+        subject = new.subject.strip() if is_op else ""
+        poster = (
+            poster_id(new.ip, board=board.uri, thread_no=thread.no, secret=self.secret)
+            if board.poster_ids and new.ip
+            else None
+        )
+        values = {
+            "board_id": board.id,
+            "thread_id": thread.id,
+            "no": number,
+            "is_op": is_op,
+            "created_at": now,
+            "name": draft.name,
+            "tripcode": draft.tripcode,
+            "capcode": new.capcode,
+            "subject": subject,
+            "comment": draft.comment,
+            "comment_html": draft.comment_html,
+            "sage": draft.sage,
+            "poster_id": poster,
+            "country_code": draft.country_code,
+            "country_name": draft.country_name,
+            "ip": new.ip,
+            "password_digest": self._digest(new.password) if new.password else None,
+            "held": draft.held,
+        }
+        post_id = await repo.insert_post(session, values)
+        # Threads elsewhere gain a backlink, so their pages change too. Touched after commit in
+        # a transaction of its own: locking another thread's row while holding this board's
+        # could deadlock with a post there quoting back.
+        if draft.elsewhere:
+            elsewhere = draft.elsewhere
+            session.after_commit(lambda: self._touch_threads(elsewhere, now))
+        if draft.quotes:
+            await repo.add_quotes(session, post_id, draft.quotes)
+        if new.files:
+            await self._attach_files(session, board, post_id, new)
+        view = PostView(
+            board=board.uri,
+            thread_no=thread.no,
+            no=number,
+            is_op=is_op,
+            created_at=now,
+            name=draft.name,
+            tripcode=draft.tripcode,
+            capcode=new.capcode,
+            subject=subject,
+            comment=draft.comment,
+            comment_html=draft.comment_html,
+            poster_id=poster,
+            country_code=draft.country_code,
+            country_name=draft.country_name,
+            sage=draft.sage,
+            edited_at=None,
+        )
+        return _Written(post_id, view)
+
+    async def _attach_files(self, session: WriteSession, board: BoardRow, post_id: int, new: NewPost) -> None:
+        if self.media is None:
+            raise InvalidInput("This site does not accept files.", field="upfile", code="files_disabled")
         if board.unique_files:
             for file in new.files:
                 holders = await self.media.posts_with_blob(session, board.id, file.sha256)
@@ -236,24 +285,24 @@ class PostingMixin(BoardsBase):
                         field="upfile",
                         code="duplicate_file",
                     )
-        await self.media.attach(session, post_id=post.id, board_id=board.id, board_uri=board.uri, files=new.files)
-        thread.file_count += len(new.files)
+        await self.media.attach(session, post_id=post_id, board_id=board.id, board_uri=board.uri, files=new.files)
 
-    def _announce_post(self, session: WriteSession, board: Board, thread: Thread, post: Post, files: int) -> None:
-        view = post_view(post, board.uri, thread.no)
+    def _announce_post(
+        self, session: WriteSession, board: BoardRow, thread: _Target, view: PostView, files: int
+    ) -> None:
         self.events.record(
             session,
             PostCreatedEvent(
                 board=board.uri,
                 thread_no=thread.no,
-                post_no=post.no,
-                is_op=post.is_op,
-                sage=post.sage,
+                post_no=view.no,
+                is_op=view.is_op,
+                sage=view.sage,
                 files=files,
                 post=public_post(view),
             ),
         )
-        if not post.is_op:
+        if not view.is_op:
             self.events.record(
                 session,
                 ThreadUpdated(
@@ -269,16 +318,16 @@ class PostingMixin(BoardsBase):
         async with self.db.writer() as session:
             await repo.touch_threads(session, threads, when)
 
-    async def _after_reply(self, session: WriteSession, board: Board, thread: Thread) -> None:
+    async def _after_reply(self, session: WriteSession, board: BoardRow, thread: _Target) -> None:
         """The reply is counted already (``repo.count_reply``); a cyclic thread past its
         limit loses its oldest replies."""
         if thread.cyclic and thread.reply_count > board.cyclic_limit:
             surplus = await repo.oldest_replies(session, thread.id, thread.reply_count - board.cyclic_limit)
             await repo.delete_posts(session, [p.id for p in surplus])
+            await repo.uncount_replies(session, thread.id, len(surplus))
             thread.reply_count -= len(surplus)
-            await session.flush()
 
-    async def _archive_overflow(self, session: WriteSession, board: Board, now: datetime) -> None:
+    async def _archive_overflow(self, session: WriteSession, board: BoardRow, now: datetime) -> None:
         """Threads pushed off the last page go to the archive, or are pruned when the board
         keeps none — never dropped without a trace."""
         for thread in await repo.threads_past_capacity(session, board.id, board.threads_per_page * board.pages):
@@ -299,7 +348,3 @@ def _options(raw: str) -> set[str]:
 
 def _clean_text(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").strip()
-
-
-def _linked_boards(comment: str) -> set[str]:
-    return set(BOARD_LINK.findall(comment))

@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Literal
 
 from imageboard.boards import repository as repo
-from imageboard.boards.markup import QuoteRef, find_quotes, render_comment
 from imageboard.boards.models import Board, Post, Thread
 from imageboard.boards.schemas import BoardSpec, BoardView, PostView
 from imageboard.boards.service import board_view, post_view
+from imageboard.boards.services.quoting import render_quoting
 from imageboard.core.db import ReadSession, WriteSession
 from imageboard.core.errors import NotFound
 
@@ -34,7 +34,6 @@ MODERATION_SETTINGS = (
     "custom_spoiler",
 )
 SPEC_SETTINGS = tuple(name for name in BoardSpec.model_fields if name != "uri")
-BOARD_LINK = re.compile(r">>>/([a-z0-9]{1,32})/")
 LINK = re.compile(r"(?:https?://|www\.)\S", re.IGNORECASE)
 
 
@@ -103,21 +102,11 @@ async def rerender(session: WriteSession, board: Board, thread_no: int, post: Po
     """Render the post's stored text again (after an edit or a move), rebuild its quotes
     (unless ``backlink`` is False: the notice a move leaves does not backlink), and keep the
     ban mark."""
-    quotes = find_quotes(post.comment, board=board.uri)
-    targets = await repo.thread_numbers_of(session, ((q.board, q.post_no) for q in quotes))
-    known = await repo.board_uris(session, set(BOARD_LINK.findall(post.comment)) | {q.board for q in quotes})
-    post.comment_html = render_comment(
-        post.comment,
-        board=board.uri,
-        thread_no=thread_no,
-        targets={QuoteRef(b, n): t for (b, n), t in targets.items()},
-        known_boards=known,
-    ) + (ban_mark_html(post.ban_message) if post.ban_message else "")
+    rendered = await render_quoting(session, post.comment, board=board.uri, thread_no=thread_no)
+    post.comment_html = rendered.html + (ban_mark_html(post.ban_message) if post.ban_message else "")
     await session.flush()
-    quoted = [q for q in quotes if (q.board, q.post_no) in targets]
-    if quoted and backlink:
-        ids = {b.uri: b.id for b in await repo.all_boards(session) if b.uri in {q.board for q in quoted}}
-        await repo.add_quotes(session, post.id, ((ids[q.board], q.post_no) for q in quoted))
+    if rendered.quotes and backlink:
+        await repo.add_quotes(session, post.id, rendered.quotes)
 
 
 async def archive_overflow(session: WriteSession, board: Board, now: datetime) -> None:
