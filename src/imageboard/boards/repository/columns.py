@@ -16,22 +16,23 @@ from imageboard.core.db import ReadSession, WriteSession
 
 AnySession = ReadSession | WriteSession | AsyncSession
 
-# The tables behind the entities, for the statements on the posting path: a table statement
-# skips the ORM's bookkeeping, which costs more than the statement inside the write lock.
+# The tables behind the entities, for statements on hot paths: a statement naming only
+# table columns skips the ORM's bookkeeping (its flush, its row loading), which costs more
+# than SQLite takes to run the statement.
 BOARDS = cast(Table, Board.__table__)
 THREADS = cast(Table, Thread.__table__)
 POSTS = cast(Table, Post.__table__)
 
 # The columns of a PostView after its (board, thread_no), and of a ThreadState after its
 # board, in the dataclasses' field order: rows are unpacked into them positionally.
-POST_VIEW_COLUMNS = (
-    Post.no, Post.is_op, Post.created_at, Post.name, Post.tripcode, Post.capcode, Post.subject, Post.comment,
-    Post.comment_html, Post.poster_id, Post.country_code, Post.country_name, Post.sage, Post.edited_at,
-)  # fmt: skip
-THREAD_STATE_COLUMNS = (
-    Thread.no, Thread.subject, Thread.created_at, Thread.bumped_at, Thread.updated_at, Thread.reply_count,
-    Thread.file_count, Thread.sticky, Thread.locked, Thread.cyclic, Thread.archived, Thread.archived_at,
-)  # fmt: skip
+POST_VIEW_COLUMNS = tuple(POSTS.c[name] for name in (
+    "no", "is_op", "created_at", "name", "tripcode", "capcode", "subject", "comment", "comment_html", "poster_id",
+    "country_code", "country_name", "sage", "edited_at",
+))  # fmt: skip
+THREAD_STATE_COLUMNS = tuple(THREADS.c[name] for name in (
+    "no", "subject", "created_at", "bumped_at", "updated_at", "reply_count", "file_count", "sticky", "locked", "cyclic",
+    "archived", "archived_at",
+))  # fmt: skip
 
 
 def _check_order(columns: Sequence[Any], model: type[Any], after: int) -> None:

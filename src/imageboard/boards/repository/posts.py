@@ -47,9 +47,9 @@ PostViews = list[tuple[int, PostView]]  # (post id, view)
 
 # Built once, as the thread page's other queries: see ``threads._BOARD_WITH_THREAD``.
 _THREAD_POST_VIEWS = (
-    select(Post.id, Post.ip, *POST_VIEW_COLUMNS)
-    .where(Post.thread_id == bindparam("thread_id"), Post.held.is_(False))
-    .order_by(Post.no)
+    select(POSTS.c.id, POSTS.c.ip, *POST_VIEW_COLUMNS)
+    .where(POSTS.c.thread_id == bindparam("thread_id"), POSTS.c.held.is_(False))
+    .order_by(POSTS.c.no)
 )
 
 
@@ -70,8 +70,8 @@ async def opening_post_views(
     if not threads:
         return {}
     # A bare ``is_op`` (not ``IS true``) lets PostgreSQL use the partial index ix_posts_opening.
-    query = select(Post.thread_id, Post.id, *POST_VIEW_COLUMNS).where(
-        Post.thread_id.in_(list(threads)), Post.is_op, Post.held.is_(False)
+    query = select(POSTS.c.thread_id, POSTS.c.id, *POST_VIEW_COLUMNS).where(
+        POSTS.c.thread_id.in_(list(threads)), POSTS.c.is_op, POSTS.c.held.is_(False)
     )
     found: dict[int, tuple[int, PostView]] = {}
     for thread_id, post_id, *values in (await session.execute(query)).all():
@@ -89,12 +89,12 @@ async def last_reply_views(session: AnySession, threads: Mapping[int, ThreadStat
     # PostgreSQL scan the posts table for the outer side.
     ranked = (
         select(
-            Post.thread_id,
-            Post.id,
+            POSTS.c.thread_id,
+            POSTS.c.id,
             *POST_VIEW_COLUMNS,
-            func.row_number().over(partition_by=Post.thread_id, order_by=Post.no.desc()).label("rank"),
+            func.row_number().over(partition_by=POSTS.c.thread_id, order_by=POSTS.c.no.desc()).label("rank"),
         )
-        .where(Post.thread_id.in_(list(threads)), Post.is_op.is_(False), Post.held.is_(False))
+        .where(POSTS.c.thread_id.in_(list(threads)), POSTS.c.is_op.is_(False), POSTS.c.held.is_(False))
         .subquery()
     )
     columns = [ranked.c.thread_id, ranked.c.id, *(ranked.c[c.key] for c in POST_VIEW_COLUMNS)]

@@ -116,7 +116,7 @@ async def board_with_thread(session: AnySession, uri: str, no: int) -> tuple[Row
 
 async def live_thread_states(session: AnySession, board_id: int, uri: str, *, offset: int, limit: int) -> ThreadStates:
     query = (
-        select(Thread.id, *THREAD_STATE_COLUMNS)
+        select(THREADS.c.id, *THREAD_STATE_COLUMNS)
         .where(_live(board_id))
         .order_by(Thread.sticky.desc(), Thread.bumped_at.desc(), Thread.no.desc())
         .offset(offset)
@@ -132,7 +132,7 @@ async def catalog_thread_states(session: AnySession, board_id: int, uri: str, so
         "replies": (Thread.sticky.desc(), Thread.reply_count.desc(), Thread.no.desc()),
     }[sort]
     return await _thread_states(
-        session, uri, select(Thread.id, *THREAD_STATE_COLUMNS).where(_live(board_id)).order_by(*order)
+        session, uri, select(THREADS.c.id, *THREAD_STATE_COLUMNS).where(_live(board_id)).order_by(*order)
     )
 
 
@@ -149,7 +149,7 @@ async def threads_past_capacity(session: WriteSession, board_id: int, capacity: 
 
 async def archived_thread_states(session: AnySession, board_id: int, uri: str) -> ThreadStates:
     query = (
-        select(Thread.id, *THREAD_STATE_COLUMNS)
+        select(THREADS.c.id, *THREAD_STATE_COLUMNS)
         .where(Thread.board_id == board_id, Thread.archived.is_(True))
         .order_by(Thread.archived_at.desc(), Thread.no.desc())
     )
