@@ -3,33 +3,19 @@ transaction per commit, without weakening "no lost event for a committed change"
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-
-from sqlalchemy import event
 
 from imageboard.core.db import Database
 from imageboard.events import EventPublisher, OutboxRelay
+from tests.statements import write_statements
 
 from .conftest import eventually
 from .test_outbox import CountingBus, _all_published, post, rows
 
 
-@contextmanager
-def outbox_updates(database: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if statement.lstrip().upper().startswith("UPDATE OUTBOX"):
-            seen.append(statement)
-
-    engine = database.write_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+def outbox_updates(database: Database) -> AbstractContextManager[list[str]]:
+    return write_statements(database, lambda s: s.lstrip().upper().startswith("UPDATE OUTBOX"))
 
 
 async def test_rows_published_after_their_commits_are_stamped_together(database: Database) -> None:

@@ -6,31 +6,13 @@ read before it, and after it come only the post's own writes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
 from imageboard.core.db import Database
 from imageboard.core.errors import InvalidInput
+from tests.statements import write_statements
 
 from .conftest import Mod
-
-
-@contextmanager
-def write_statements(database: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        seen.append(" ".join(statement.split()).upper())
-
-    engine = database.write_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _claim_index(statements: list[str]) -> int:
@@ -42,8 +24,9 @@ def _claim_index(statements: list[str]) -> int:
 async def test_a_reply_reads_everything_before_it_claims_its_number(mod: Mod, database: Database) -> None:
     op = await mod.post("first")
     await mod.post(">>1 quoted", thread=op)
-    with write_statements(database) as statements:
+    with write_statements(database) as sent:
         await mod.post(f">>{op} and >>>/tech/ a link", thread=op)
+    statements = [" ".join(s.split()).upper() for s in sent]
     claim = _claim_index(statements)
     before, after = statements[:claim], statements[claim + 1 :]
     assert any("FROM BANS" in s for s in before)  # the screen
@@ -60,7 +43,8 @@ async def test_a_reply_reads_everything_before_it_claims_its_number(mod: Mod, da
 
 async def test_a_refused_post_never_claims_a_number(mod: Mod, database: Database) -> None:
     op = await mod.post("first")
-    with write_statements(database) as statements, pytest.raises(InvalidInput, match="empty"):
+    claiming = write_statements(database, lambda s: s.lstrip().upper().startswith("UPDATE BOARDS"))
+    with claiming as claims, pytest.raises(InvalidInput, match="empty"):
         await mod.post("", thread=op)  # refused by validation
-    assert not [s for s in statements if s.startswith("UPDATE BOARDS")]
+    assert claims == []
     assert await mod.post("next", thread=op) == op + 1

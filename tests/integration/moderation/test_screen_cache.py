@@ -4,17 +4,16 @@ them, and never read while nothing changed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import pytest
-from sqlalchemy import event
 
 from imageboard.accounts import AccountsService
 from imageboard.boards import BoardsService
 from imageboard.core.db import Database
 from imageboard.core.errors import InvalidInput
 from imageboard.moderation import Banned, ModerationService, Warned
+from tests.statements import write_statements
 
 from .conftest import ADMIN, SECRET, Mod
 
@@ -27,21 +26,8 @@ def other_process(mod: Mod, database: Database) -> Mod:
     return Mod(mod.clock, boards, mod.accounts, moderation)
 
 
-@contextmanager
-def filter_reads(database: Database) -> Iterator[list[str]]:
-    """Collects the statements that read the word filters table."""
-    seen: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM word_filters" in statement:
-            seen.append(statement)
-
-    engine = database.write_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+def filter_reads(database: Database) -> AbstractContextManager[list[str]]:
+    return write_statements(database, lambda s: s.lstrip().upper().startswith("SELECT") and "FROM word_filters" in s)
 
 
 async def test_filters_are_read_once_while_they_do_not_change(mod: Mod, database: Database) -> None:
