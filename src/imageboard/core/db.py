@@ -190,10 +190,11 @@ class Database:
                 log.exception("after-commit callback failed")
 
     @asynccontextmanager
-    async def reader(self) -> AsyncIterator[ReadSession]:
+    async def reader(self, *, primary: bool = False) -> AsyncIterator[ReadSession]:
         """A read-only session: on a replica when one is configured, unless this request's
-        client has just written (``read_from_primary``)."""
-        factory = self._primary_reads if read_from_primary.get() else self._reads
+        client has just written (``read_from_primary``) or the caller must see the latest
+        commits (``primary``: a worker acting on an event)."""
+        factory = self._primary_reads if primary or read_from_primary.get() else self._reads
         try:
             async with factory() as session, session.begin():
                 yield session

@@ -120,6 +120,11 @@ class VideoFinisher:
         return done
 
     async def _claim(self, board_uri: str | None, limit: int) -> list[_Claim]:
+        # Most posts with files have none waiting (pictures are finished while posting): ask
+        # first, so they cost no write transaction — on SQLite, no turn at the single writer.
+        async with self.media.db.reader(primary=True) as session:
+            if not await repo.has_processing(session, board_uri=board_uri):
+                return []
         now = self.media.clock()
         async with self.media.db.writer() as session:
             rows = await repo.claim_processing(

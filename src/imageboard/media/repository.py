@@ -233,6 +233,15 @@ async def set_thumbnail_size(session: WriteSession, sha256: str, box: int, width
 # --- background processing (videos finished by a worker) ---------------------------------
 
 
+async def has_processing(session: AnySession, *, board_uri: str | None) -> bool:
+    """Whether any file (of that board, or of any) waits for a worker: a read that tells the
+    worker, on every post with files, whether to take a write transaction at all."""
+    query = select(Attachment.id).where(Attachment.status == "processing").limit(1)
+    if board_uri is not None:
+        query = query.where(Attachment.board_uri == board_uri)
+    return (await session.execute(query)).first() is not None
+
+
 async def claim_processing(
     session: WriteSession, *, now: datetime, lease_until: datetime, board_uri: str | None, limit: int
 ) -> list[AttachmentRow]:

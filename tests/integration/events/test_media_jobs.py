@@ -25,6 +25,7 @@ from imageboard.media.storage import original_key
 from imageboard.media.tasks import MEDIA_GROUP, limits_from_settings
 
 from ... import media_samples as samples
+from ...statements import write_statements
 
 JSON = {"accept": "application/json"}
 
@@ -195,3 +196,15 @@ async def test_a_file_that_keeps_breaking_workers_is_given_up(site: Site, clip: 
     [done] = await dying.run()
     assert done.status == "failed" and "attempts" in done.reason
     assert (await site.first_file(no))["thumb_url"].endswith("failed.svg")
+
+
+async def test_a_worker_with_nothing_waiting_takes_no_write_transaction(site: Site, clip: bytes) -> None:
+    finisher = VideoFinisher(site.media, limits_from_settings(site.settings))
+    with write_statements(site.db) as idle:
+        assert await finisher.run(board_uri="b", limit=4) == []
+    assert idle == []  # on SQLite, no turn at the single writer for a post without videos
+    await site.post(clip)
+    with write_statements(site.db) as busy:
+        [finished] = await finisher.run(board_uri="b", limit=4)
+    assert finished.status == "ready"
+    assert any("UPDATE attachments" in s for s in busy)  # the claim, once a file waits
