@@ -269,6 +269,9 @@ class EventPublisher:
         self._key = f"events.outbox.{id(self)}"
 
     def record(self, session: WriteSession, event: Event) -> None:
+        """Record ``event`` in the caller's transaction. The transaction's events are written
+        to the outbox together, just before its commit (one statement), so record outside a
+        savepoint that may roll back: its events would still be written."""
         row: dict[str, object] = {
             "event_id": event.id,
             "subject": event.subject,
