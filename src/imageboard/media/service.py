@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
 from imageboard.core.clock import utcnow
@@ -297,8 +298,8 @@ class MediaService(MediaUpkeep):
         files: dict[int, list[FileView]] = {}
         if not post_ids:
             return files
-        for row in await repo.attachments_of_posts(session, post_ids):
-            files.setdefault(row.attachment.post_id, []).append(self._view(row.attachment, row.blob))
+        for row in await repo.file_records_of_posts(session, post_ids):
+            files.setdefault(row.post_id, []).append(self._view(row, row))  # one row: both parts
         return files
 
     async def posts_with_blob(self, session: ReadSession | WriteSession, board_id: int, sha256: str) -> list[int]:
@@ -329,7 +330,7 @@ class MediaService(MediaUpkeep):
         async with self.db.reader() as session:
             return await self.resolve(session, board_uri, tim)
 
-    def _view(self, a: Attachment, b: MediaBlob) -> FileView:
+    def _view(self, a: Attachment | Row[Any], b: MediaBlob | Row[Any]) -> FileView:
         base = f"{self.media_base_url}/{a.board_uri}/{a.tim}"
         kind: MediaKind = "video" if b.kind == "video" else "audio" if b.kind == "audio" else "image"
         status: FileStatus = "processing" if a.status == "processing" else "failed" if a.status == "failed" else "ready"
