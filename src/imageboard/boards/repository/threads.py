@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, case, delete, func, select, update
 
-from imageboard.boards.models import Board, Post, Thread
+from imageboard.boards.models import Post, Thread
 from imageboard.boards.repository.columns import BOARDS, THREAD_STATE_COLUMNS, THREADS, AnySession
 from imageboard.boards.schemas import ThreadState
 from imageboard.core.db import WriteSession
@@ -77,7 +77,7 @@ async def add_thread(session: WriteSession, thread: Thread) -> Thread:
 
 
 def _live(board_id: int) -> Any:
-    return and_(Thread.board_id == board_id, Thread.archived.is_(False), Thread.held.is_(False))
+    return and_(THREADS.c.board_id == board_id, THREADS.c.archived.is_(False), THREADS.c.held.is_(False))
 
 
 async def count_live_threads(session: AnySession, board_id: int) -> int:
@@ -118,7 +118,7 @@ async def live_thread_states(session: AnySession, board_id: int, uri: str, *, of
     query = (
         select(THREADS.c.id, *THREAD_STATE_COLUMNS)
         .where(_live(board_id))
-        .order_by(Thread.sticky.desc(), Thread.bumped_at.desc(), Thread.no.desc())
+        .order_by(THREADS.c.sticky.desc(), THREADS.c.bumped_at.desc(), THREADS.c.no.desc())
         .offset(offset)
         .limit(limit)
     )
@@ -127,9 +127,9 @@ async def live_thread_states(session: AnySession, board_id: int, uri: str, *, of
 
 async def catalog_thread_states(session: AnySession, board_id: int, uri: str, sort: str) -> ThreadStates:
     order = {
-        "bump": (Thread.sticky.desc(), Thread.bumped_at.desc(), Thread.no.desc()),
-        "created": (Thread.sticky.desc(), Thread.no.desc()),
-        "replies": (Thread.sticky.desc(), Thread.reply_count.desc(), Thread.no.desc()),
+        "bump": (THREADS.c.sticky.desc(), THREADS.c.bumped_at.desc(), THREADS.c.no.desc()),
+        "created": (THREADS.c.sticky.desc(), THREADS.c.no.desc()),
+        "replies": (THREADS.c.sticky.desc(), THREADS.c.reply_count.desc(), THREADS.c.no.desc()),
     }[sort]
     return await _thread_states(
         session, uri, select(THREADS.c.id, *THREAD_STATE_COLUMNS).where(_live(board_id)).order_by(*order)
@@ -150,8 +150,8 @@ async def threads_past_capacity(session: WriteSession, board_id: int, capacity: 
 async def archived_thread_states(session: AnySession, board_id: int, uri: str) -> ThreadStates:
     query = (
         select(THREADS.c.id, *THREAD_STATE_COLUMNS)
-        .where(Thread.board_id == board_id, Thread.archived.is_(True))
-        .order_by(Thread.archived_at.desc(), Thread.no.desc())
+        .where(THREADS.c.board_id == board_id, THREADS.c.archived.is_(True))
+        .order_by(THREADS.c.archived_at.desc(), THREADS.c.no.desc())
     )
     return await _thread_states(session, uri, query)
 
@@ -166,15 +166,15 @@ async def overboard_thread_states(
 ) -> list[tuple[int, int, ThreadState]]:
     """(thread id, board id, state) of live threads of every board, in bump order."""
     query = (
-        select(Thread.id, Thread.board_id, Board.uri, *THREAD_STATE_COLUMNS)
-        .join(Board, Board.id == Thread.board_id)
-        .where(Thread.archived.is_(False), Thread.held.is_(False))
-        .order_by(Thread.bumped_at.desc(), Thread.id.desc())
+        select(THREADS.c.id, THREADS.c.board_id, BOARDS.c.uri, *THREAD_STATE_COLUMNS)
+        .join(BOARDS, BOARDS.c.id == THREADS.c.board_id)
+        .where(THREADS.c.archived.is_(False), THREADS.c.held.is_(False))
+        .order_by(THREADS.c.bumped_at.desc(), THREADS.c.id.desc())
         .offset(offset)
         .limit(limit)
     )
     if work_safe_only:
-        query = query.where(Board.work_safe.is_(True))
+        query = query.where(BOARDS.c.work_safe.is_(True))
     return [(a, b, ThreadState(uri, *values)) for a, b, uri, *values in (await session.execute(query)).all()]
 
 
