@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from imageboard.boards import repository as repo
 from imageboard.boards.models import Thread
@@ -80,9 +81,11 @@ class PostingMixin(BoardsBase):
             if self.screen is not None:  # moderation: may refuse (ban, filter), rewrite or hold the post
                 new, screened, refusal = await self.screen(session, board, new)
                 held = held or screened
-            if refusal is None:  # refused after recording why (a warning seen, a ban): that record commits
+            if refusal is None:
                 draft = await self._draft(session, board, new, held=held)
                 created = await self._store(session, board, draft, now=now)
+            # Otherwise refused after recording why (a warning seen, a ban): that record
+            # commits, and no number was taken.
         if refusal is not None:
             raise refusal
         return created
@@ -253,24 +256,9 @@ class PostingMixin(BoardsBase):
             await repo.add_quotes(session, post_id, draft.quotes)
         if new.files:
             await self._attach_files(session, board, post_id, new)
-        view = PostView(
-            board=board.uri,
-            thread_no=thread.no,
-            no=number,
-            is_op=is_op,
-            created_at=now,
-            name=draft.name,
-            tripcode=draft.tripcode,
-            capcode=new.capcode,
-            subject=subject,
-            comment=draft.comment,
-            comment_html=draft.comment_html,
-            poster_id=poster,
-            country_code=draft.country_code,
-            country_name=draft.country_name,
-            sage=draft.sage,
-            edited_at=None,
-        )
+        # The view events carry: the row just written, in the read models' column order.
+        written: list[Any] = [values.get(column.key) for column in repo.POST_VIEW_COLUMNS]
+        view = PostView(board.uri, thread.no, *written)
         return _Written(post_id, view)
 
     async def _attach_files(self, session: WriteSession, board: BoardRow, post_id: int, new: NewPost) -> None:
