@@ -27,6 +27,10 @@ def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]
         yield values[start : start + size]
 
 
+_ATTACHMENTS = cast(Table, Attachment.__table__)
+_BLOBS = cast(Table, MediaBlob.__table__)
+
+
 # --- blobs ------------------------------------------------------------------------------
 
 
@@ -43,21 +47,39 @@ async def lock_blobs(session: WriteSession, shas: Sequence[str]) -> set[str]:
     return found
 
 
+def _insert_unless_taken(table: Table, dialect: str, key: str) -> Any:
+    """INSERT ... ON CONFLICT (key) DO NOTHING for the dialect, values as parameters."""
+    if dialect == "postgresql":
+        return pg_insert(table).on_conflict_do_nothing(index_elements=[key])
+    if dialect == "sqlite":
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=[key])
+    raise RuntimeError(f"media storage supports PostgreSQL and SQLite, not {dialect}")
+
+
+# Built once per dialect: an upload's post inserts one blob and one attachment per file.
+_BLOB_INSERTS: dict[str, Any] = {}
+_ATTACHMENT_INSERTS: dict[str, Any] = {}
+
+
 async def insert_blob_if_missing(session: WriteSession, values: dict[str, Any]) -> None:
     """Insert a blob row unless one with that sha256 exists (committed or being committed by
     a concurrent transaction: PostgreSQL waits for it, then skips)."""
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        await session.execute(pg_insert(MediaBlob).values(**values).on_conflict_do_nothing(index_elements=["sha256"]))
-    elif dialect == "sqlite":
-        await session.execute(
-            sqlite_insert(MediaBlob).values(**values).on_conflict_do_nothing(index_elements=["sha256"])
-        )
-    else:  # any other database: look first (the primary key still guards correctness)
-        found = await session.execute(select(MediaBlob.sha256).where(MediaBlob.sha256 == values["sha256"]))
-        if found.scalar_one_or_none() is None:
-            session.add(MediaBlob(**values))
-            await session.flush()
+    statement = _BLOB_INSERTS.get(dialect)
+    if statement is None:
+        statement = _BLOB_INSERTS[dialect] = _insert_unless_taken(_BLOBS, dialect, "sha256")
+    await session.execute(statement, values)
+
+
+async def insert_attachment_unless_tim_taken(session: WriteSession, values: dict[str, Any]) -> bool:
+    """Insert an attachment row; False (and nothing written) when its ``tim`` is taken. No
+    savepoint is needed for the retry: a skipped conflict leaves the transaction usable."""
+    dialect = session.get_bind().dialect.name
+    statement = _ATTACHMENT_INSERTS.get(dialect)
+    if statement is None:
+        statement = _insert_unless_taken(_ATTACHMENTS, dialect, "tim").returning(_ATTACHMENTS.c.id)
+        _ATTACHMENT_INSERTS[dialect] = statement
+    return (await session.execute(statement, values)).first() is not None
 
 
 async def blobs_by_sha(session: AnySession, shas: Sequence[str]) -> dict[str, MediaBlob]:
@@ -97,20 +119,12 @@ async def orphan_blob_shas(session: AnySession, older_than: datetime, *, limit: 
 # --- attachments ------------------------------------------------------------------------
 
 
-async def add_attachment(session: WriteSession, attachment: Attachment) -> Attachment:
-    session.add(attachment)
-    await session.flush()
-    return attachment
-
-
 @dataclass(frozen=True, slots=True)
 class AttachmentRow:
     attachment: Attachment
     blob: MediaBlob
 
 
-_ATTACHMENTS = cast(Table, Attachment.__table__)
-_BLOBS = cast(Table, MediaBlob.__table__)
 # What a file's public view reads of its attachment and its blob: names that the two tables
 # do not share, so one row answers for both.
 _FILE_RECORD = (

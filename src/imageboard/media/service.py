@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row
-from sqlalchemy.exc import IntegrityError
 
 from imageboard.core.clock import utcnow
 from imageboard.core.db import Database, ReadSession, WriteSession
@@ -257,33 +256,27 @@ class MediaService(MediaUpkeep):
         return views
 
     async def _ensure_blobs(self, session: WriteSession, files: Sequence[IngestedFile], now: datetime) -> None:
-        """Make sure every blob row exists and stays until this transaction ends."""
+        """Make sure every blob row exists and stays until this transaction ends: insert the
+        missing ones, then lock them all (a row may vanish between the two when the garbage
+        collector deletes it: then again)."""
         by_sha = {file.sha256: file for file in files}
+        missing = sorted(by_sha)
         for _ in range(3):
-            missing = set(by_sha) - await repo.lock_blobs(session, list(by_sha))
+            for sha in missing:
+                await repo.insert_blob_if_missing(session, _blob_values(by_sha[sha], now))
+            missing = sorted(set(by_sha) - await repo.lock_blobs(session, list(by_sha)))
             if not missing:
                 return
-            for sha in sorted(missing):
-                await repo.insert_blob_if_missing(session, _blob_values(by_sha[sha], now))
         raise RuntimeError("media blob rows keep disappearing; is the garbage collector misconfigured?")
 
     async def _insert_attachment(self, session: WriteSession, values: dict[str, Any]) -> Attachment:
-        """Insert with a fresh ``tim``; when another process took the same number (the UNIQUE
-        constraint says so), roll back to the savepoint and draw again."""
-        last: IntegrityError | None = None
+        """Insert with a fresh ``tim``; when another process took the same number, draw
+        again. The attachment returned is not in the session: it carries the values written."""
         for _ in range(TIM_ATTEMPTS):
-            attachment = Attachment(tim=self._next_tim(), **values)
-            try:
-                async with session.begin_nested():
-                    await repo.add_attachment(session, attachment)
-            except IntegrityError as error:
-                if "tim" not in str(error.orig):
-                    raise
-                last = error
-                continue
-            return attachment
-        assert last is not None
-        raise last
+            tim = self._next_tim()
+            if await repo.insert_attachment_unless_tim_taken(session, {**values, "tim": tim}):
+                return Attachment(tim=tim, **values)
+        raise RuntimeError(f"no free file number (tim) after {TIM_ATTEMPTS} draws; is the clock stuck?")
 
     def _next_tim(self) -> int:
         """4chan-style file number: milliseconds since the epoch, then three digits."""
