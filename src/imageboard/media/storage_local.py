@@ -46,12 +46,13 @@ class LocalStorage:
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_name(f"{TEMP_PREFIX}{secrets.token_hex(8)}-{target.name}")
         try:
-            with source.open("rb") as reader, temp.open("xb") as writer:
-                while chunk := reader.read(CHUNK_SIZE):
-                    writer.write(chunk)
-                writer.flush()
-                if self.fsync:
-                    os.fsync(writer.fileno())
+            if not self._link(source, temp):
+                with source.open("rb") as reader, temp.open("xb") as writer:
+                    while chunk := reader.read(CHUNK_SIZE):
+                        writer.write(chunk)
+            if self.fsync:
+                with temp.open("rb") as written:
+                    os.fsync(written.fileno())
             os.replace(temp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -59,6 +60,20 @@ class LocalStorage:
             raise
         if self.fsync:
             self._fsync_dir(target.parent)
+
+    @staticmethod
+    def _link(source: Path, temp: Path) -> bool:
+        """Give the source's bytes a second name instead of copying them (uploads are
+        processed in scratch files on the same disk, and those are never written again).
+        False where a hard link cannot be made (another file system, no link support)."""
+        try:
+            os.link(source, temp)
+        except OSError:
+            return False
+        # Stored objects are public files, served by a web server that may run as another
+        # user; scratch files are private to this one.
+        os.chmod(temp, 0o644)
+        return True
 
     @staticmethod
     def _fsync_dir(directory: Path) -> None:

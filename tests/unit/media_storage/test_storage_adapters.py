@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +81,35 @@ async def test_local_writes_leave_no_temporary_files(tmp_path: Path) -> None:
     files = [p.relative_to(storage.root).as_posix() for p in storage.root.rglob("*") if p.is_file()]
     assert files == [original_key(SHA, ".png")]
     assert storage.public_url(original_key(SHA, ".png")) is None
+
+
+async def test_local_links_a_source_on_its_disk_and_makes_it_public(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "media")
+    source = tmp_path / "scratch"
+    source.write_bytes(b"processed upload")
+    source.chmod(0o600)  # scratch files are private (mkstemp)
+    key = original_key(SHA, ".png")
+    await storage.put_file(key, source, "image/png")
+    stored = storage.path_for(key)
+    assert stored.stat().st_ino == source.stat().st_ino  # no second copy of the bytes
+    assert stored.stat().st_mode & 0o777 == 0o644
+    source.unlink()  # the caller removes its scratch file; the object stays
+    assert stored.read_bytes() == b"processed upload"
+
+
+async def test_local_copies_where_it_cannot_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def cross_device(*_args: object, **_kwargs: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", cross_device)
+    storage = LocalStorage(tmp_path / "media")
+    source = tmp_path / "scratch"
+    source.write_bytes(b"on another disk")
+    key = original_key(SHA, ".png")
+    await storage.put_file(key, source, "image/png")
+    stored = storage.path_for(key)
+    assert stored.read_bytes() == b"on another disk"
+    assert stored.stat().st_ino != source.stat().st_ino
 
 
 async def test_local_listing_skips_temporary_files(tmp_path: Path) -> None:

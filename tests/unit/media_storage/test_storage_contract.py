@@ -67,6 +67,16 @@ class FailingPath(PosixPath):
         return _FailingReader(super().open(mode, *args, **kwargs), self.fail_after)
 
 
+def _copy_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Local storage links a source on its own disk instead of reading it; a source on
+    another disk is copied, and copying is what can break mid-way."""
+
+    def cross_device(*_args: object, **_kwargs: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", cross_device)
+
+
 async def test_put_then_read_back(storage: BlobStorage, tmp_path: Path) -> None:
     data = os.urandom(300_000)
     await storage.put_file(KEY, _write(tmp_path / "a.png", data), "image/png")
@@ -178,7 +188,10 @@ async def test_readers_never_see_a_partial_object(storage: BlobStorage, tmp_path
 
 
 @pytest.mark.parametrize("size", [200_000, 17 * 1024 * 1024])
-async def test_a_failed_upload_leaves_nothing(storage: BlobStorage, tmp_path: Path, size: int) -> None:
+async def test_a_failed_upload_leaves_nothing(
+    storage: BlobStorage, tmp_path: Path, size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _copy_only(monkeypatch)
     _write(tmp_path / "broken", os.urandom(size))
     broken = FailingPath(tmp_path / "broken")
     broken.fail_after = size // 2
@@ -195,7 +208,10 @@ async def test_a_failed_upload_leaves_nothing(storage: BlobStorage, tmp_path: Pa
         assert uploads.get("Uploads", []) == []
 
 
-async def test_a_failed_overwrite_keeps_the_old_object(storage: BlobStorage, tmp_path: Path) -> None:
+async def test_a_failed_overwrite_keeps_the_old_object(
+    storage: BlobStorage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _copy_only(monkeypatch)
     await storage.put_file(KEY, _write(tmp_path / "good", b"good bytes"), "image/png")
     _write(tmp_path / "broken", os.urandom(200_000))
     with pytest.raises((OSError, StorageError)):
