@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -288,14 +289,22 @@ async def all_file_bans(session: AnySession) -> Sequence[FileBan]:
     return (await session.execute(select(FileBan).order_by(FileBan.id))).scalars().all()
 
 
-async def file_bans_matching_sha(session: AnySession, board: str, sha256: str) -> Sequence[FileBan]:
-    query = select(FileBan).where(FileBan.sha256 == sha256, _in_scope(FileBan.board_uri, board))
-    return (await session.execute(query)).scalars().all()
+_FILE_BAN_FIELDS = ("board_uri", "reason", "sha256", "phash", "distance")
+# Every upload is screened: built once, as table columns (the matching is done by the caller).
+_FILE_BANS_FOR_UPLOAD = (
+    select(*(cast(Table, FileBan.__table__).c[name] for name in _FILE_BAN_FIELDS))
+    .where(
+        or_(FileBan.board_uri.is_(None), FileBan.board_uri == bindparam("board")),
+        or_(FileBan.sha256 == bindparam("sha256"), FileBan.phash.is_not(None)),
+    )
+    .order_by(FileBan.id)
+)
 
 
-async def perceptual_file_bans(session: AnySession, board: str) -> Sequence[FileBan]:
-    query = select(FileBan).where(FileBan.phash.is_not(None), _in_scope(FileBan.board_uri, board))
-    return (await session.execute(query)).scalars().all()
+async def file_bans_for_upload(session: AnySession, board: str, sha256: str) -> Sequence[Row[Any]]:
+    """The file bans in force on ``board`` (its own and site-wide) that could match an upload:
+    those of its exact SHA-256 and every perceptual one (``_FILE_BAN_FIELDS``)."""
+    return (await session.execute(_FILE_BANS_FOR_UPLOAD, {"board": board, "sha256": sha256})).all()
 
 
 # --- site settings ----------------------------------------------------------------------

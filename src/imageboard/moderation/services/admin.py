@@ -304,18 +304,16 @@ class AdminService:
 async def check_file(session: repo.AnySession, board: str, sha256: str, perceptual: int | None) -> None:
     """Refuse a file banned on ``board`` or site-wide, by exact SHA-256 or by a perceptual
     hash within the ban's distance. For the media context, inside its posting transaction."""
-    for ban in await repo.file_bans_matching_sha(session, board, sha256.lower()):
-        raise _file_banned(ban)
-    if perceptual is None:
-        return
-    for ban in await repo.perceptual_file_bans(session, board):
-        if ban.phash is not None and phash.distance(perceptual, int(ban.phash, 16)) <= ban.distance:
-            raise _file_banned(ban)
+    sha256 = sha256.lower()
+    for ban in await repo.file_bans_for_upload(session, board, sha256):
+        alike = perceptual is not None and ban.phash and phash.distance(perceptual, int(ban.phash, 16)) <= ban.distance
+        if ban.sha256 == sha256 or alike:
+            raise _file_banned(ban.board_uri, ban.reason)
 
 
-def _file_banned(ban: FileBan) -> FileBanned:
-    why = f" Reason: {ban.reason}" if ban.reason else ""
-    where = f"on /{ban.board_uri}/" if ban.board_uri else "on this site"
+def _file_banned(board_uri: str | None, reason: str | None) -> FileBanned:
+    why = f" Reason: {reason}" if reason else ""
+    where = f"on /{board_uri}/" if board_uri else "on this site"
     return FileBanned(
         f"This file is banned {where} and cannot be posted.{why} Post without it, or choose another file.",
         field="upfile",
