@@ -34,10 +34,9 @@ _BLOBS = cast(Table, MediaBlob.__table__)
 # --- blobs ------------------------------------------------------------------------------
 
 
-async def lock_blobs(session: WriteSession, shas: Sequence[str]) -> set[str]:
-    """Those of ``shas`` that have a row, share-locked until the transaction ends on
-    PostgreSQL, so the garbage collector cannot delete a row an attachment is about to use
-    (SQLite has one writer at a time anyway)."""
+async def _lock_blobs(session: WriteSession, shas: Sequence[str]) -> set[str]:
+    """Those of ``shas`` that have a row, share-locked until the transaction ends, so the
+    garbage collector cannot delete a row an attachment is about to use."""
     found: set[str] = set()
     for chunk in _chunks(sorted(set(shas))):
         result = await session.execute(
@@ -45,6 +44,19 @@ async def lock_blobs(session: WriteSession, shas: Sequence[str]) -> set[str]:
         )
         found.update(result.scalars().all())
     return found
+
+
+async def ensure_blobs(session: WriteSession, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert the blob rows that are missing and keep them all until the transaction ends.
+    Returns the sha256s of rows that vanished in between (PostgreSQL: the collector deleted
+    one this transaction found), to be ensured again. On SQLite the transaction is the only
+    writer from its first statement, so what it inserted or found stays: no lock is read."""
+    for values in rows:
+        await insert_blob_if_missing(session, values)
+    if session.get_bind().dialect.name == "sqlite":
+        return set()
+    shas = [values["sha256"] for values in rows]
+    return set(shas) - await _lock_blobs(session, shas)
 
 
 def _insert_unless_taken(table: Table, dialect: str, key: str) -> Any:

@@ -256,15 +256,12 @@ class MediaService(MediaUpkeep):
         return views
 
     async def _ensure_blobs(self, session: WriteSession, files: Sequence[IngestedFile], now: datetime) -> None:
-        """Make sure every blob row exists and stays until this transaction ends: insert the
-        missing ones, then lock them all (a row may vanish between the two when the garbage
-        collector deletes it: then again)."""
+        """Make sure every blob row exists and stays until this transaction ends (a row may
+        vanish between insert and lock when the garbage collector deletes it: then again)."""
         by_sha = {file.sha256: file for file in files}
         missing = sorted(by_sha)
         for _ in range(3):
-            for sha in missing:
-                await repo.insert_blob_if_missing(session, _blob_values(by_sha[sha], now))
-            missing = sorted(set(by_sha) - await repo.lock_blobs(session, list(by_sha)))
+            missing = sorted(await repo.ensure_blobs(session, [_blob_values(by_sha[sha], now) for sha in missing]))
             if not missing:
                 return
         raise RuntimeError("media blob rows keep disappearing; is the garbage collector misconfigured?")

@@ -376,3 +376,36 @@ async def test_files_for_no_posts(media: MediaService) -> None:
     assert await _files(media, []) == {}
     async with media.db.writer() as session:
         assert await media.attach(session, post_id=1, board_id=1, board_uri="b", files=[]) == []
+
+
+# SQLite has one writer at a time: no collector can run inside a post there.
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+async def test_a_blob_row_the_collector_deletes_mid_post_is_inserted_again(
+    media: MediaService, posts: Posts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a blob row found (not inserted) by the posting transaction is not locked
+    until the next statement; the collector may delete it in between. The post then inserts
+    it again instead of pointing at a row that is gone."""
+    from imageboard.media import repository
+
+    board_id = await posts.board()
+    first, second = await posts.post(), await posts.post(comment="again")
+    file = await ingest(media, tmp_path, PNG)
+    await _attach(media, first, board_id, [file])
+    async with media.db.writer() as session:  # the first post goes; its blob row stays, unused
+        await session.execute(delete(Attachment))
+    real_insert = repository.insert_blob_if_missing
+    collected: list[str] = []
+
+    async def insert_then_collect(session: object, values: dict[str, object]) -> None:
+        await real_insert(session, values)  # type: ignore[arg-type]
+        if not collected:  # a collector's own transaction, committed before the post's lock
+            async with media.db.writer() as collector:
+                await collector.execute(delete(MediaBlob).where(MediaBlob.sha256 == values["sha256"]))
+            collected.append(str(values["sha256"]))
+
+    monkeypatch.setattr(repository, "insert_blob_if_missing", insert_then_collect)
+    [view] = await _attach(media, second, board_id, [file])
+    assert collected == [file.sha256]
+    assert await _count(media.db, MediaBlob) == 1
+    assert (await _files(media, [second]))[second][0].tim == view.tim
