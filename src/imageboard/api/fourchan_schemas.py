@@ -133,10 +133,6 @@ def post_json(post: PostView, board: BoardView) -> Json:
     return data
 
 
-def _has_file(post: PostView) -> bool:
-    return bool(post.files)
-
-
 def op_json(
     op: PostView,
     state: ThreadState,
@@ -170,14 +166,15 @@ def op_json(
         data["omitted_posts"] = (
             omitted_posts if omitted_posts is not None else max(0, state.reply_count - len(shown))
         )
-        data["omitted_images"] = max(0, images - sum(1 for p in shown if _has_file(p)))
+        data["omitted_images"] = max(0, images - sum(p.live_file_count for p in shown))
     data["last_modified"] = unix(state.updated_at)
     return data
 
 
 def thread_document(view: ThreadView) -> Json:
-    """``/{board}/thread/{no}.json``: every post; the OP counts the thread's image replies."""
-    images = sum(1 for reply in view.replies if _has_file(reply))
+    """``/{board}/thread/{no}.json``: every post; the OP counts the files on the replies
+    (deleted ones not), as index pages and the catalog do."""
+    images = sum(reply.live_file_count for reply in view.replies)
     op = op_json(view.op, view.state, view.board, images=images, unique_ips=view.unique_posters)
     return {"posts": [op, *(post_json(reply, view.board) for reply in view.replies)]}
 

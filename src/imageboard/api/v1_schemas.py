@@ -110,7 +110,10 @@ class ThreadSummary(Model):
     bumped_at: datetime
     updated_at: datetime = Field(description="Last change of the thread (post added or removed, state changed).")
     reply_count: int
-    file_count: int
+    file_count: int = Field(
+        description="Files on the replies, deleted ones not counted (4chan's `images`: the opening post's file "
+        "is not counted). A thread past its board's image limit takes replies without files only."
+    )
     sticky: bool
     locked: bool
     cyclic: bool

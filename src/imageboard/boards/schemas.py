@@ -205,6 +205,11 @@ class PostView:
     backlinks: list[Backlink] = field(default_factory=list)
     files: list[FileView] = field(default_factory=list)
 
+    @property
+    def live_file_count(self) -> int:
+        """Its files that were not deleted: what a thread's ``file_count`` counts of a reply."""
+        return sum(1 for file in self.files if not file.deleted)
+
 
 @dataclass(frozen=True, slots=True)
 class ThreadState:
@@ -215,7 +220,7 @@ class ThreadState:
     bumped_at: datetime
     updated_at: datetime
     reply_count: int
-    file_count: int
+    file_count: int  # the live files of its visible replies (4chan's "images"; the OP's not counted)
     sticky: bool
     locked: bool
     cyclic: bool

@@ -212,6 +212,15 @@ async def mark_deleted(session: WriteSession, post_ids: Sequence[int]) -> int:
     return count
 
 
+async def count_live_attachments(session: AnySession, post_ids: Sequence[int]) -> int:
+    """How many files those posts carry that were not deleted."""
+    count = 0
+    for chunk in _chunks(list(dict.fromkeys(post_ids))):
+        query = select(func.count()).where(_ATTACHMENTS.c.post_id.in_(chunk), _ATTACHMENTS.c.deleted.is_(False))
+        count += int((await session.execute(query)).scalar_one())
+    return count
+
+
 async def live_originals(session: AnySession, shas: Sequence[str]) -> set[str]:
     """Those of ``shas`` that a live (not deleted) attachment uses."""
     found: set[str] = set()

@@ -367,6 +367,10 @@ class MediaService(MediaUpkeep):
             return 0
         return await repo.mark_deleted(session, post_ids)
 
+    async def count_live_files(self, session: ReadSession | WriteSession, post_ids: Sequence[int]) -> int:
+        """How many files those posts carry that were not deleted (a thread's image count)."""
+        return await repo.count_live_attachments(session, post_ids) if post_ids else 0
+
     async def spoiler_files_of_posts(self, session: WriteSession, post_ids: Sequence[int]) -> int:
         """Show the posts' live files behind the spoiler image (a staff action). Returns how
         many files were newly spoilered; the caller marks the thread changed."""

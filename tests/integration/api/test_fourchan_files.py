@@ -116,7 +116,7 @@ def test_thread_counts_image_replies_and_limits() -> None:
     document = thread_document(view)
     check_thread_document(document)
     first = document["posts"][0]
-    assert first["images"] == 3  # replies that carry a file (the OP's does not count), deleted included
+    assert first["images"] == 3  # the replies' files: 2, 3 and 4 (not the OP's, not the deleted 5)
     assert first["imagelimit"] == 1 and first["bumplimit"] == 1 and first["sticky"] == 1
     assert first["unique_ips"] == 3 and first["tim"] == 1
     assert document["posts"][4]["filedeleted"] == 1

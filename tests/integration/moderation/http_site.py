@@ -39,6 +39,10 @@ class FakeFiles:
         self.calls.append("hashes")
         return [(f"{post_ids[0]:064x}", 0x0F0F0F0F0F0F0F0F)]
 
+    async def count_live_files(self, session: ReadSession | WriteSession, post_ids: Sequence[int]) -> int:
+        self.calls.append("count")
+        return 0
+
 
 @dataclass
 class Staff:

@@ -185,13 +185,13 @@ async def test_posts_deleted_by_staff_are_gone(site_boards: Board) -> None:
     by_ip = await site_boards.post("walrus from a spammer", ip="198.51.100.9")
     now = site_boards.clock()
     async with site_boards.db.writer() as session:
-        await staff.delete_post(session, "b", reply, now)
+        await staff.delete_post(session, "b", reply, now, None)
     assert ("b", reply) not in await site_boards.found("walrus")
     async with site_boards.db.writer() as session:
-        await staff.delete_by_ip(session, "198.51.100.9", "site", "b", 0, now)
+        await staff.delete_by_ip(session, "198.51.100.9", "site", "b", 0, now, None)
     assert ("b", by_ip) not in await site_boards.found("walrus")
     async with site_boards.db.writer() as session:
-        await staff.delete_post(session, "b", op, now)
+        await staff.delete_post(session, "b", op, now, None)
     assert await site_boards.found("walrus") == [("b", keep)]
     assert await site_boards.search.indexed_count() == 1
 
@@ -243,8 +243,8 @@ async def test_held_posts_are_hidden_until_approved(site_boards: Board) -> None:
     held_thread = await site_boards.post("held thread heron", hold_for_review=True)
     assert await site_boards.found("heron") == [("b", op)]
     async with site_boards.db.writer() as session:
-        await staff.approve_post(session, "b", held_reply, site_boards.clock())
-        await staff.approve_post(session, "b", held_thread, site_boards.clock())
+        await staff.approve_post(session, "b", held_reply, site_boards.clock(), None)
+        await staff.approve_post(session, "b", held_thread, site_boards.clock(), None)
     assert await site_boards.found("heron") == [("b", held_thread), ("b", held_reply), ("b", op)]
 
 

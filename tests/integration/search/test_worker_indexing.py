@@ -57,7 +57,7 @@ async def test_the_worker_group_indexes_new_posts(tmp_path: Path, database: Data
         assert await search.catch_up() == 1
         assert await _found(search, "wombat") == [reply, op]
         async with database.writer() as session:
-            await staff.approve_post(session, "b", held, boards.clock())
+            await staff.approve_post(session, "b", held, boards.clock(), None)
         assert await _found(search, "wombat") == [held, reply, op]
 
         # Deleting needs no event handling: the database drops the index row with the post.

@@ -179,12 +179,15 @@ async def oldest_replies(session: WriteSession, thread_id: int, count: int) -> S
     return (await session.execute(query)).scalars().all()
 
 
-async def thread_reply_stats(session: WriteSession, thread_id: int) -> tuple[int, list[tuple[datetime, bool]]]:
-    """Reply count and, in order, each reply's (time, sage) — what the bump time is rebuilt from."""
+async def thread_reply_stats(
+    session: WriteSession, thread_id: int
+) -> tuple[int, list[tuple[int, datetime, bool]]]:
+    """Reply count and, in order, each visible reply's (id, time, sage) — what the bump time
+    and the image count are rebuilt from."""
     query = (
-        select(Post.created_at, Post.sage)
+        select(Post.id, Post.created_at, Post.sage)
         .where(Post.thread_id == thread_id, Post.is_op.is_(False), Post.held.is_(False))
         .order_by(Post.no)
     )
-    rows = [(row[0], bool(row[1])) for row in (await session.execute(query)).all()]
+    rows = [(int(row[0]), row[1], bool(row[2])) for row in (await session.execute(query)).all()]
     return len(rows), rows

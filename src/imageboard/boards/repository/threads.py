@@ -64,9 +64,13 @@ async def count_reply(
     return (await session.execute(_COUNT_REPLY[bump], values)).one_or_none()
 
 
-async def uncount_replies(session: WriteSession, thread_id: int, removed: int) -> None:
-    """Replies taken off a thread's count (a cyclic thread dropping its oldest)."""
-    query = update(THREADS).where(THREADS.c.id == thread_id).values(reply_count=THREADS.c.reply_count - removed)
+async def uncount_replies(session: WriteSession, thread_id: int, removed: int, files: int) -> None:
+    """Replies and their files taken off a thread's counts (a cyclic thread dropping its oldest)."""
+    query = (
+        update(THREADS)
+        .where(THREADS.c.id == thread_id)
+        .values(reply_count=THREADS.c.reply_count - removed, file_count=THREADS.c.file_count - files)
+    )
     await session.execute(query)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from imageboard.boards import repository as repo
@@ -11,6 +12,9 @@ from imageboard.boards.services.base import BoardsBase, board_or_404
 from imageboard.core.db import WriteSession
 from imageboard.core.errors import Forbidden, InvalidInput, NotFound
 from imageboard.events import PostDeleted, ThreadPruned, ThreadUpdated
+
+# How many live files these posts carry: the media context's ``count_live_files``.
+FileCounter = Callable[[WriteSession, Sequence[int]], Awaitable[int]]
 
 
 class DeletionMixin(BoardsBase):
@@ -35,12 +39,12 @@ class DeletionMixin(BoardsBase):
             now = self.clock()
             if file_only:
                 removed = await self.media.delete_files_of_posts(session, [post.id]) if self.media else 0
-                if not removed:
+                if not removed or self.media is None:
                     raise InvalidInput("This post has no file to delete.", code="no_file")
                 thread = await session.get(Thread, post.thread_id)
                 if thread is not None:
                     thread.updated_at = now
-                    thread.file_count = max(0, thread.file_count - removed)
+                    await recount_files(session, thread, self.media.count_live_files)
                     self.events.record(
                         session, ThreadUpdated(board=board.uri, thread_no=thread.no, file_count=thread.file_count)
                     )
@@ -55,11 +59,9 @@ class DeletionMixin(BoardsBase):
                 await repo.delete_thread(session, post.thread_id)
                 await repo.touch_board(session, board.id, now)
                 return True
-            if self.media is not None and thread is not None:
-                lost = len((await self.media.files_for_posts(session, [post.id])).get(post.id, []))
-                thread.file_count = max(0, thread.file_count - lost)
             await repo.delete_posts(session, [post.id])
-            await rebuild_thread(session, board, post.thread_id, now)
+            files = self.media.count_live_files if self.media else None
+            await rebuild_thread(session, board, post.thread_id, now, files)
             await repo.touch_board(session, board.id, now)
             return False
 
@@ -82,18 +84,30 @@ class DeletionMixin(BoardsBase):
         return removed
 
 
-async def rebuild_thread(session: WriteSession, board: Board, thread_id: int, now: datetime) -> None:
-    """After replies vanish, the thread's counters and bump time are what the remaining
-    replies make them — so deleting a spammer's bumps puts the thread back where it was.
-    (Staff deletions use this too: ``boards.staff``.)"""
+async def rebuild_thread(
+    session: WriteSession, board: Board, thread_id: int, now: datetime, files: FileCounter | None
+) -> None:
+    """After replies vanish (or appear: an approved post), the thread's counters and bump
+    time are what the visible replies make them — so deleting a spammer's bumps puts the
+    thread back where it was. ``files`` counts the replies' files (None: a site without
+    files). (Staff deletions use this too: ``boards.staff``.)"""
     thread = await session.get(Thread, thread_id)
     if thread is None:
         return
     count, replies = await repo.thread_reply_stats(session, thread.id)
     thread.reply_count = count
     thread.bumped_at = thread.created_at
-    for created_at, sage in replies[: board.bump_limit]:
+    for _post_id, created_at, sage in replies[: board.bump_limit]:
         if not sage:
             thread.bumped_at = max(thread.bumped_at, created_at)
+    if files is not None:
+        thread.file_count = await files(session, [post_id for post_id, _created_at, _sage in replies])
     thread.updated_at = now
     await session.flush()
+
+
+async def recount_files(session: WriteSession, thread: Thread, files: FileCounter) -> None:
+    """The thread's image count after files were deleted: the live files of its visible
+    replies (the opening post's file is not counted, as on 4chan)."""
+    _count, replies = await repo.thread_reply_stats(session, thread.id)
+    thread.file_count = await files(session, [post_id for post_id, _created_at, _sage in replies])

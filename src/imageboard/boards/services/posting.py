@@ -162,7 +162,9 @@ class PostingMixin(BoardsBase):
     ) -> _Target:
         """The new thread, or the thread replied to with the post's files counted — and the
         reply too (the thread bumped) unless the post is held: one statement instead of a
-        read and an update. A held post's thread is invisible until staff approve it."""
+        read and an update. A held post's thread is invisible until staff approve it.
+        A thread's ``file_count`` counts its replies' files (4chan's ``images``), not the
+        opening post's."""
         new, files = draft.new, len(draft.new.files)
         if new.thread_no == 0:
             made = await repo.add_thread(
@@ -175,11 +177,11 @@ class PostingMixin(BoardsBase):
                     bumped_at=now,
                     updated_at=now,
                     reply_count=0,
-                    file_count=files,
+                    file_count=0,
                     held=draft.held,
                 ),
             )
-            return _Target(made.id, made.no, 0, files, now, made.cyclic)
+            return _Target(made.id, made.no, 0, 0, now, made.cyclic)
         if not draft.held:
             counted = await repo.count_reply(
                 session, board.id, new.thread_no, now=now, bump=not draft.sage, bump_limit=board.bump_limit, files=files
@@ -198,14 +200,15 @@ class PostingMixin(BoardsBase):
             raise Forbidden("This thread is archived: it can be read but no longer replied to.", code="thread_archived")
         if thread.locked:
             raise Forbidden("This thread is closed: no more replies are accepted.", code="thread_locked")
-        thread.file_count += files
-        target = _Target(thread.id, thread.no, thread.reply_count, thread.file_count, thread.bumped_at, thread.cyclic)
+        # Held: counted when approved (``staff.approve_post``), but the limit holds already.
+        with_files = thread.file_count + files
+        target = _Target(thread.id, thread.no, thread.reply_count, with_files, thread.bumped_at, thread.cyclic)
         return self._within_image_limit(board, target, files)
 
     @staticmethod
     def _within_image_limit(board: BoardRow, thread: _Target, files: int) -> _Target:
         """Refuses a reply whose files take the thread past its image limit (they are already
-        counted in it: the transaction then rolls back)."""
+        counted in ``thread``: the transaction then rolls back)."""
         if files and thread.file_count > board.image_limit:
             raise Forbidden(
                 f"This thread has reached its image limit ({board.image_limit}): reply without a file.",
@@ -310,10 +313,13 @@ class PostingMixin(BoardsBase):
         """The reply is counted already (``repo.count_reply``); a cyclic thread past its
         limit loses its oldest replies."""
         if thread.cyclic and thread.reply_count > board.cyclic_limit:
-            surplus = await repo.oldest_replies(session, thread.id, thread.reply_count - board.cyclic_limit)
-            await repo.delete_posts(session, [p.id for p in surplus])
-            await repo.uncount_replies(session, thread.id, len(surplus))
+            oldest = await repo.oldest_replies(session, thread.id, thread.reply_count - board.cyclic_limit)
+            surplus = [post.id for post in oldest]
+            files = await self.media.count_live_files(session, surplus) if self.media else 0
+            await repo.delete_posts(session, surplus)
+            await repo.uncount_replies(session, thread.id, len(surplus), files)
             thread.reply_count -= len(surplus)
+            thread.file_count -= files
 
     async def _archive_overflow(self, session: WriteSession, board: BoardRow, now: datetime) -> None:
         """Threads pushed off the last page go to the archive, or are pruned when the board

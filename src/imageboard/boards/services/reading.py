@@ -185,7 +185,7 @@ async def _previews(
             op=op,
             replies=tail,
             omitted_posts=max(0, state.reply_count - len(tail)),
-            omitted_files=max(0, state.file_count - sum(len(p.files) for p in (op, *tail))),
+            omitted_files=max(0, state.file_count - sum(reply.live_file_count for reply in tail)),
         )
         for state, op, tail in previews
     ]

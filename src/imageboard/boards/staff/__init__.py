@@ -11,6 +11,7 @@ back where the remaining non-sage replies below the bump limit leave it.
 
 from __future__ import annotations
 
+from imageboard.boards.services.deletion import FileCounter
 from imageboard.boards.staff.common import (
     DEFAULT_BAN_MESSAGE,
     MAX_BAN_MESSAGE,
@@ -29,6 +30,7 @@ from imageboard.boards.staff.posts import (
     delete_by_ip,
     delete_post,
     edit_post,
+    recount_thread_files,
     set_ban_message,
 )
 from imageboard.boards.staff.reading import (
@@ -53,6 +55,7 @@ __all__ = [
     "SPEC_SETTINGS",
     "AnySession",
     "BoardSettings",
+    "FileCounter",
     "Removed",
     "Scope",
     "StaffPost",
@@ -73,6 +76,7 @@ __all__ = [
     "posts_by_ids",
     "posts_by_ip",
     "purge_post_ips",
+    "recount_thread_files",
     "set_ban_message",
     "set_thread_flag",
     "thread_flags",

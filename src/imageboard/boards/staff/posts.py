@@ -7,7 +7,7 @@ from datetime import datetime
 
 from imageboard.boards import repository as repo
 from imageboard.boards.models import Board, Thread
-from imageboard.boards.services.deletion import rebuild_thread
+from imageboard.boards.services.deletion import FileCounter, rebuild_thread, recount_files
 from imageboard.boards.staff.common import (
     MAX_BAN_MESSAGE,
     Removed,
@@ -25,8 +25,9 @@ from imageboard.core.db import WriteSession
 from imageboard.core.errors import InvalidInput
 
 
-async def delete_post(session: WriteSession, uri: str, no: int, now: datetime) -> Removed:
-    """Delete a post; the whole thread when it is the opening post."""
+async def delete_post(session: WriteSession, uri: str, no: int, now: datetime, files: FileCounter | None) -> Removed:
+    """Delete a post; the whole thread when it is the opening post. ``files`` counts the
+    files the thread's replies keep (None: a site without files)."""
     board = await board_or_404(session, uri)
     post = await post_or_404(session, board, no)
     thread = await session.get(Thread, post.thread_id)
@@ -37,13 +38,13 @@ async def delete_post(session: WriteSession, uri: str, no: int, now: datetime) -
         await repo.touch_board(session, board.id, now)
         return Removed(post_ids=ids, threads=[(board.uri, thread.no)], posts=len(ids))
     await repo.delete_posts(session, [post.id])
-    await rebuild_thread(session, board, thread.id, now)
+    await rebuild_thread(session, board, thread.id, now, files)
     await repo.touch_board(session, board.id, now)
     return Removed(post_ids=[post.id], threads=[], posts=1)
 
 
 async def delete_by_ip(
-    session: WriteSession, ip: str, scope: Scope, uri: str, thread_no: int, now: datetime
+    session: WriteSession, ip: str, scope: Scope, uri: str, thread_no: int, now: datetime, files: FileCounter | None
 ) -> Removed:
     """Delete every post from ``ip`` in the thread, on the board, or on the whole site.
     Threads it opened go with their replies; every other thread it replied to gets its
@@ -76,7 +77,7 @@ async def delete_by_ip(
         owner = await session.get(Board, next(p.board_id for p in replies if p.thread_id == thread_id_))
         assert owner is not None
         touched[owner.id] = owner
-        await rebuild_thread(session, owner, thread_id_, now)
+        await rebuild_thread(session, owner, thread_id_, now, files)
     for owner in touched.values():
         await repo.touch_board(session, owner.id, now)
     return Removed(post_ids=removed_ids, threads=threads, posts=len(removed_ids))
@@ -114,8 +115,9 @@ async def set_ban_message(session: WriteSession, uri: str, no: int, message: str
     await repo.touch_board(session, board.id, now)
 
 
-async def approve_post(session: WriteSession, uri: str, no: int, now: datetime) -> StaffPost:
-    """Let a held post appear. An approved thread starts at the top of the board."""
+async def approve_post(session: WriteSession, uri: str, no: int, now: datetime, files: FileCounter | None) -> StaffPost:
+    """Let a held post appear (a reply's files then count in its thread's images). An
+    approved thread starts at the top of the board."""
     board = await board_or_404(session, uri)
     post = await post_or_404(session, board, no)
     if not post.held:
@@ -130,6 +132,12 @@ async def approve_post(session: WriteSession, uri: str, no: int, now: datetime) 
         await session.flush()
         await archive_overflow(session, board, now)
     else:
-        await rebuild_thread(session, board, thread.id, now)
+        await rebuild_thread(session, board, thread.id, now, files)
     await repo.touch_board(session, board.id, now)
     return staff_post(post, board.uri, thread.no)
+
+
+async def recount_thread_files(session: WriteSession, uri: str, thread_no: int, files: FileCounter) -> None:
+    """After staff deleted files: the thread's image count is what its replies keep."""
+    board = await board_or_404(session, uri)
+    await recount_files(session, await thread_or_404(session, board, thread_no), files)

@@ -84,7 +84,7 @@ class ActionService:
         now = self.ctx.clock()
         async with self.ctx.db.writer() as session:
             events = await announce.deletions(self.ctx, session, [await staff.find_post(session, board, no)])
-            removed = await staff.delete_post(session, board, no, now)
+            removed = await staff.delete_post(session, board, no, now, self.ctx.file_counter)
             announce.record_all(self.ctx, session, events)
             await log(session, now, actor, "delete_post", board, post_target(board, no), reason)
             return bool(removed.threads)
@@ -111,6 +111,8 @@ class ActionService:
                 changed = await files.delete_files_of_posts(session, [post.id])
             if not changed:
                 raise InvalidInput(f"Post No.{no} has no file.", code="no_file")
+            if not spoiler:
+                await staff.recount_thread_files(session, board, post.thread_no, files.count_live_files)
             await staff.touch(session, board, post.thread_no, now)
             if spoiler:
                 self.ctx.events.record(session, announce.updated(await staff.find_post(session, board, no)))
@@ -140,7 +142,9 @@ class ActionService:
                 if announce.in_scope(p, scope, board, post.thread_no)
             ]
             events = await announce.deletions(self.ctx, session, doomed)
-            removed = await staff.delete_by_ip(session, post.ip, scope, board, post.thread_no, now)
+            removed = await staff.delete_by_ip(
+                session, post.ip, scope, board, post.thread_no, now, self.ctx.file_counter
+            )
             announce.record_all(self.ctx, session, events)
             await log(
                 session,
@@ -196,7 +200,7 @@ class ActionService:
         require(actor, Permission.APPROVE_POSTS, board)
         now = self.ctx.clock()
         async with self.ctx.db.writer() as session:
-            approved = await staff.approve_post(session, board, no, now)
+            approved = await staff.approve_post(session, board, no, now, self.ctx.file_counter)
             self.ctx.events.record(session, await announce.created(self.ctx, session, approved))
             await log(session, now, actor, "approve_post", board, post_target(board, no))
 
@@ -208,7 +212,7 @@ class ActionService:
             if not post.held:
                 raise InvalidInput(f"Post No.{no} is not waiting for approval.", code="not_held")
             events = await announce.deletions(self.ctx, session, [post])
-            await staff.delete_post(session, board, no, now)
+            await staff.delete_post(session, board, no, now, self.ctx.file_counter)
             announce.record_all(self.ctx, session, events)
             await log(session, now, actor, "reject_post", board, post_target(board, no))
 

@@ -175,6 +175,7 @@ class AssetService:
                     field="match",
                 )
             if delete and await files.delete_files_of_posts(session, [post.id]):
+                await staff.recount_thread_files(session, board, post.thread_no, files.count_live_files)
                 await staff.touch(session, board, post.thread_no, now)
                 for sha256, _perceptual in hashes:
                     self.ctx.events.record(

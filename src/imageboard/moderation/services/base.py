@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from imageboard.accounts import Actor, Permission
+from imageboard.boards.staff import FileCounter
 from imageboard.core.db import Database, ReadSession, WriteSession
 from imageboard.events import EventPublisher
 from imageboard.moderation import ips
@@ -30,6 +31,8 @@ class FilePort(Protocol):
     async def file_hashes_of_posts(
         self, session: ReadSession | WriteSession, post_ids: Sequence[int]
     ) -> list[tuple[str, int | None]]: ...
+
+    async def count_live_files(self, session: ReadSession | WriteSession, post_ids: Sequence[int]) -> int: ...
 
 
 class StoredImage(Protocol):
@@ -72,6 +75,11 @@ class Context:
     images: ImagePort | None = None
     # Every action records its domain events here, in the action's own transaction.
     events: EventPublisher = field(default_factory=EventPublisher)
+
+    @property
+    def file_counter(self) -> FileCounter | None:
+        """What rebuilds a thread's image count after staff remove posts or files."""
+        return self.files.count_live_files if self.files is not None else None
 
 
 async def log(
