@@ -5,12 +5,8 @@ count (the opening post's files and held replies' included)."""
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from sqlalchemy import insert, select, update
 
 from imageboard.boards import BoardSpec, BoardsService, NewPost
@@ -19,24 +15,8 @@ from imageboard.core.db import Database
 from imageboard.core.migrate import downgrade, upgrade
 from imageboard.media.models import Attachment, MediaBlob
 
-from ..conftest import _admin, _postgres_url
-
 BEFORE = "0011_partial_held_index"
 NOW = datetime(2026, 12, 5, 22, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'counts.sqlite3'}"
-        return
-    name = f"imageboard_count_migration_{os.getpid()}"
-    _admin(f'DROP DATABASE IF EXISTS "{name}"')
-    _admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield _postgres_url(name)
-    finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _attach(db: Database, post_no: int, *deleted: bool) -> None:

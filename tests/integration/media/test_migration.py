@@ -3,12 +3,8 @@ again, and the migrated tables match the models."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -19,23 +15,7 @@ import imageboard.media.models  # noqa: F401  (registers the tables on the metad
 from imageboard.core.db import Base
 from imageboard.core.migrate import alembic_config, downgrade, upgrade
 
-from ...conftest import _admin, _postgres_url
-
 MEDIA_TABLES = {"media_blobs", "attachments"}
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'migrate.sqlite3'}"
-        return
-    name = f"imageboard_media_migration_{os.getpid()}"
-    _admin(f'DROP DATABASE IF EXISTS "{name}"')
-    _admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield _postgres_url(name)
-    finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _inspect(url: str) -> tuple[set[str], dict[str, set[str]], list[Any]]:

@@ -4,12 +4,8 @@ work, and autogenerate leaves the hand-made index alone."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -26,8 +22,6 @@ from imageboard.core.migrate import alembic_config, downgrade, upgrade
 from imageboard.search import SearchService
 from imageboard.search.models import POSTGRES_TRIGGERS, SEARCH_TABLES, SQLITE_TRIGGERS, autogenerate_includes
 
-from ...conftest import _admin, _postgres_url
-
 REVISION = "0008_search"
 
 
@@ -36,20 +30,6 @@ def _previous() -> str:
     previous = script.get_revision(REVISION).down_revision
     assert isinstance(previous, str)
     return previous
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'migrate.sqlite3'}"
-        return
-    name = f"imageboard_search_migration_{os.getpid()}"
-    _admin(f'DROP DATABASE IF EXISTS "{name}"')
-    _admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield _postgres_url(name)
-    finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _sql(url: str, *statements: str) -> list[Any]:
