@@ -2,8 +2,8 @@
 
 from imageboard.media.limits import MediaLimits, describe_allowed
 from imageboard.media.phash import perceptual_hash
-from imageboard.media.schemas import FileView, MediaKind
-from imageboard.media.service import IngestedFile, MediaService, StoredFile
+from imageboard.media.schemas import FileView, IngestedFile, MediaKind, StoredFile
+from imageboard.media.service import MediaService
 from imageboard.media.storage import BlobStorage, make_storage, storage_from_settings
 
 __all__ = [

@@ -18,7 +18,6 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,8 +29,8 @@ from imageboard.core.db import Database, ReadSession, WriteSession
 from imageboard.core.errors import InsufficientStorage
 from imageboard.media import repository as repo
 from imageboard.media.models import Attachment, MediaBlob
-from imageboard.media.schemas import FileStatus, FileView, MediaKind
-from imageboard.media.storage import BlobStorage, original_key, thumbnail_key
+from imageboard.media.schemas import FileStatus, FileView, IngestedFile, MediaKind, StoredFile
+from imageboard.media.storage import BlobStorage
 from imageboard.media.upkeep import THUMB_MIME, MediaUpkeep, Thumbnailer
 
 if TYPE_CHECKING:
@@ -75,66 +74,6 @@ def storage_full() -> InsufficientStorage:
         "Try again later, or post without a file.",
         field="upfile",
     )
-
-
-# --- read models ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class IngestedFile:
-    """An upload checked, cleaned and stored; ready to attach to a post."""
-
-    sha256: str
-    md5_base64: str
-    size: int
-    mime: str
-    ext: str
-    kind: MediaKind
-    width: int
-    height: int
-    duration: float | None
-    has_audio: bool | None
-    filename: str
-    spoiler: bool
-    thumb_box: int  # 0: no thumbnail was made
-    thumb_width: int
-    thumb_height: int
-    phash: int | None = None  # 64-bit dHash for file bans (None: audio, or a video still processing)
-    # A video stored as uploaded, for a worker to finish (media.tasks); ``pending_box`` is
-    # the thumbnail size it is to get.
-    pending: bool = False
-    pending_box: int = 0
-
-    @property
-    def key(self) -> str:
-        return original_key(self.sha256, self.ext)
-
-    @property
-    def thumb_key(self) -> str | None:
-        return thumbnail_key(self.sha256, self.thumb_box) if self.thumb_box else None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFile:
-    """A file as the media routes need it."""
-
-    board_uri: str
-    tim: int
-    sha256: str
-    ext: str
-    mime: str
-    size: int
-    filename: str
-    deleted: bool
-    thumb_box: int
-
-    @property
-    def key(self) -> str:
-        return original_key(self.sha256, self.ext)
-
-    @property
-    def thumb_key(self) -> str | None:
-        return thumbnail_key(self.sha256, self.thumb_box) if self.thumb_box else None
 
 
 # --- the service ------------------------------------------------------------------------

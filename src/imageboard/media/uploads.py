@@ -16,7 +16,8 @@ from starlette.datastructures import UploadFile
 
 from imageboard.core.errors import InvalidInput, TooLarge
 from imageboard.media.limits import MediaLimits
-from imageboard.media.service import IngestedFile, MediaService, storage_full
+from imageboard.media.schemas import IngestedFile
+from imageboard.media.service import MediaService, storage_full
 
 CHUNK = 256 * 1024
 MIB = 1024 * 1024

@@ -17,7 +17,8 @@ from imageboard.boards import BoardSpec, BoardsService, NewPost
 from imageboard.boards.models import Post
 from imageboard.core.db import Database
 from imageboard.core.errors import UnsupportedMedia
-from imageboard.media.service import IngestedFile, MediaService
+from imageboard.media.schemas import IngestedFile
+from imageboard.media.service import MediaService
 from imageboard.media.storage_local import LocalStorage
 
 from ...conftest import SECRET

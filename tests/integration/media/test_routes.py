@@ -13,7 +13,8 @@ from fastapi import FastAPI
 
 from imageboard.core.db import Database
 from imageboard.media.routes import build_media_router, content_disposition, parse_name, parse_range
-from imageboard.media.service import IngestedFile, MediaService
+from imageboard.media.schemas import IngestedFile
+from imageboard.media.service import MediaService
 from imageboard.media.storage import thumbnail_key
 from imageboard.media.storage_local import LocalStorage
 

@@ -15,7 +15,8 @@ from imageboard.boards.models import Post
 from imageboard.core.db import Database
 from imageboard.core.errors import UnsupportedMedia
 from imageboard.media.models import Attachment, MediaBlob
-from imageboard.media.service import IngestedFile, MediaService
+from imageboard.media.schemas import IngestedFile
+from imageboard.media.service import MediaService
 from imageboard.media.storage import original_key, thumbnail_key
 from imageboard.media.storage_local import LocalStorage
 
