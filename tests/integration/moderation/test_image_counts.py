@@ -91,3 +91,14 @@ async def test_the_image_limit_counts_the_replies_files(site: Site) -> None:
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "image_limit"
     await _posted(client, "lim", op, None)  # replies without a file are still taken
     assert (await _counts(client, op, "lim"))["images"] == 2
+
+
+async def test_a_held_replys_files_count_once_staff_approve_it(site: Site) -> None:
+    client = site.client()
+    op = await _posted(client, "lim", 0, 1)
+    await site.moderation.admin.update_board(ADMIN, "lim", {"hold_links_files": True})
+    held = await _post(client, "lim", op, 2)
+    assert held.status_code == 201 and held.json().get("held") is True, held.text
+    assert (await _counts(client, op, "lim"))["images"] == 0  # invisible until approved
+    await site.moderation.actions.approve(ADMIN, "lim", int(held.json()["no"]))
+    assert (await _counts(client, op, "lim"))["images"] == 1
