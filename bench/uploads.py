@@ -258,17 +258,30 @@ def _config(site: UploadSite, workers: int) -> AppConfig:
     return AppConfig(site.data_dir, site.url, workers=workers, extra_env={"IMAGEBOARD_MAX_BODY_BYTES": str(64 << 20)})
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by a process tree."""
+def cpu_by_process(pid: int) -> dict[int, float]:
+    """CPU time (user + system) used so far by each process of a tree."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    used: dict[int, float] = {}
     for member in process_tree(pid):
         try:
             fields = Path(f"/proc/{member}/stat").read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return total / ticks
+        used[member] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (fields 14 and 15 of stat)
+    return used
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process tree."""
+    return sum(cpu_by_process(pid).values())
+
+
+def busiest_share(before: dict[int, float], after: dict[int, float]) -> float:
+    """The share of the tree's CPU time between two readings taken by its busiest process:
+    how unevenly the worker processes shared the load."""
+    spent = {member: after[member] - before.get(member, 0.0) for member in after}
+    total = sum(spent.values())
+    return max(spent.values()) / total if total > 0 else 0.0
 
 
 def _hwm_kib(pid: int) -> int:
@@ -296,12 +309,14 @@ def throughput(run: Run, files_dir: Path) -> tuple[Section, dict[str, object]]:
             _subprocess(["raw", "--files", names, "--concurrency", str(CONCURRENCY),
                          "--out", str(files_dir / f"raw-{round_no}")])
         )  # fmt: skip
-        cpu = cpu_seconds(app.pid)
+        cpu = cpu_by_process(app.pid)
         site_runs.append(
             _subprocess(["client", "--base", app.base, "--board", BOARD, "--thread", str(site.thread),
                          "--files", names, "--concurrency", str(CONCURRENCY)])
         )  # fmt: skip
-        site_runs[-1]["cpu_s"] = cpu_seconds(app.pid) - cpu
+        after = cpu_by_process(app.pid)
+        site_runs[-1]["cpu_s"] = sum(after.values()) - sum(cpu.values())
+        site_runs[-1]["busiest_share"] = busiest_share(cpu, after)
     thread = json.loads(http_get(f"{app.base}/{BOARD}/thread/{site.thread}.json").body)
     thumbnails = sum(1 for post in thread["posts"] if post.get("tn_w"))
     run.services.close()
@@ -334,6 +349,11 @@ def throughput(run: Run, files_dir: Path) -> tuple[Section, dict[str, object]]:
         "first in each round. Thumbnails: 125 px box, JPEG Q80, optimised, no metadata, on both paths.",
         f"the thread holds {thumbnails} posts with a thumbnail after the run "
         f"({run.rounds * len(SHAPES)} uploads sent).",
+        "the busiest server process's share of the server's CPU, round by round (50 % is an even split over two "
+        "workers; the workers share one listening socket and each client keeps its connection, so how the four "
+        "connections fall on the processes sets much of a round's rate): "
+        + ", ".join(f"{float(r['busiest_share']) * 100:.0f} %" for r in site_runs)  # type: ignore[arg-type]
+        + ".",
     ]
     if errors:
         section.notes.append("site errors: " + "; ".join(errors[:5]))
