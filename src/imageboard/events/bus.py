@@ -16,6 +16,7 @@ token), ``thread.>`` (the rest). An event's subject is ``<type>.<board>``.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,32 @@ class FanoutSubscription(Protocol):
     def __aiter__(self) -> AsyncIterator[Event]: ...
 
     async def close(self) -> None: ...
+
+
+class FanoutQueue:
+    """What the buses' fan-out subscriptions share: a bounded buffer that drops (and counts)
+    the events a stalled listener cannot take rather than stalling the bus, read until the
+    subscription ends."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=maxsize)
+        self.dropped = 0
+
+    def push(self, event: Event) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    async def __aiter__(self) -> AsyncIterator[Event]:
+        while (event := await self.queue.get()) is not None:
+            yield event
+
+    def end(self) -> None:
+        """Let the reader finish (an oldest event gives way to the end if the buffer is full)."""
+        if self.queue.full():
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)
 
 
 @runtime_checkable

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +21,7 @@ from imageboard.core.clock import utcnow
 from imageboard.events.bus import (
     BusUnavailable,
     DropEvent,
+    FanoutQueue,
     FanoutSubscription,
     GroupOptions,
     Handler,
@@ -142,35 +143,19 @@ class _MemorySubscription:
         self._member = member
 
     async def stop(self, *, grace: float = 30.0) -> None:
-        self._bus._members.discard(self._member)
+        self._bus.release(self._member)
         await self._member.stop(grace=grace)
 
 
-class _MemoryFanout:
+class _MemoryFanout(FanoutQueue):
     def __init__(self, bus: MemoryBus, subjects: Sequence[str], maxsize: int) -> None:
+        super().__init__(maxsize)
         self._bus = bus
         self.subjects = tuple(subjects)
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=maxsize)
-        self.dropped = 0
-
-    def push(self, event: Event) -> None:
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.dropped += 1  # a stalled listener loses events rather than stalling the bus
-
-    async def __aiter__(self) -> AsyncIterator[Event]:
-        while True:
-            event = await self.queue.get()
-            if event is None:
-                return
-            yield event
 
     async def close(self) -> None:
-        self._bus._fanouts.discard(self)
-        if self.queue.full():
-            self.queue.get_nowait()
-        self.queue.put_nowait(None)
+        self._bus.release(self)
+        self.end()
 
 
 class MemoryBus:
@@ -194,6 +179,13 @@ class MemoryBus:
 
     async def start(self) -> None:
         self._closed = False
+
+    def release(self, subscription: _Member | _MemoryFanout) -> None:
+        """A subscription that stopped: ``close`` no longer needs to stop it."""
+        if isinstance(subscription, _MemoryFanout):
+            self._fanouts.discard(subscription)
+        else:
+            self._members.discard(subscription)
 
     async def close(self) -> None:
         self._closed = True

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +17,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from imageboard.events.bus import BusUnavailable, DropEvent, GroupOptions, Handler, matches_any
-from imageboard.events.schemas import Event, UndecodableEvent, decode_event
+from imageboard.events.bus import BusUnavailable, DropEvent, FanoutQueue, GroupOptions, Handler, matches_any
+from imageboard.events.schemas import UndecodableEvent, decode_event
 
 if TYPE_CHECKING:
     from imageboard.events.bus_nats import NatsBus
@@ -196,12 +195,11 @@ class NatsGroupMember:
         self._bus.release(self)
 
 
-class NatsFanout:
+class NatsFanout(FanoutQueue):
     def __init__(self, bus: NatsBus, maxsize: int = 1_000) -> None:
+        super().__init__(maxsize)
         self._bus = bus
         self._subs: list[Any] = []
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=maxsize)
-        self.dropped = 0
 
     async def add(self, nc: Client, subject: str) -> None:
         self._subs.append(await nc.subscribe(subject, cb=self._on_message))
@@ -212,17 +210,7 @@ class NatsFanout:
         except UndecodableEvent as exc:
             log.warning("fan-out: undecodable message on %s: %s", message.subject, exc)
             return
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.dropped += 1
-
-    async def __aiter__(self) -> AsyncIterator[Event]:
-        while True:
-            event = await self.queue.get()
-            if event is None:
-                return
-            yield event
+        self.push(event)
 
     async def close(self) -> None:
         self._bus.release(self)
@@ -230,6 +218,4 @@ class NatsFanout:
             with contextlib.suppress(*BROKER_ERRORS, nats.errors.BadSubscriptionError):
                 await sub.unsubscribe()
         self._subs.clear()
-        if self.queue.full():
-            self.queue.get_nowait()
-        self.queue.put_nowait(None)
+        self.end()

@@ -39,8 +39,25 @@ class FileView:
     status: FileStatus = "ready"  # processing: a worker still makes the thumbnail and clean copy
 
 
+class _StorageKeys:
+    """Where a stored file's original and thumbnail are: content-addressed keys."""
+
+    __slots__ = ()
+    sha256: str
+    ext: str
+    thumb_box: int  # 0: no thumbnail was made
+
+    @property
+    def key(self) -> str:
+        return original_key(self.sha256, self.ext)
+
+    @property
+    def thumb_key(self) -> str | None:
+        return thumbnail_key(self.sha256, self.thumb_box) if self.thumb_box else None
+
+
 @dataclass(frozen=True, slots=True)
-class IngestedFile:
+class IngestedFile(_StorageKeys):
     """An upload checked, cleaned and stored; ready to attach to a post."""
 
     sha256: str
@@ -64,17 +81,9 @@ class IngestedFile:
     pending: bool = False
     pending_box: int = 0
 
-    @property
-    def key(self) -> str:
-        return original_key(self.sha256, self.ext)
-
-    @property
-    def thumb_key(self) -> str | None:
-        return thumbnail_key(self.sha256, self.thumb_box) if self.thumb_box else None
-
 
 @dataclass(frozen=True, slots=True)
-class StoredFile:
+class StoredFile(_StorageKeys):
     """A file as the media routes need it."""
 
     board_uri: str
@@ -86,11 +95,3 @@ class StoredFile:
     filename: str
     deleted: bool
     thumb_box: int
-
-    @property
-    def key(self) -> str:
-        return original_key(self.sha256, self.ext)
-
-    @property
-    def thumb_key(self) -> str | None:
-        return thumbnail_key(self.sha256, self.thumb_box) if self.thumb_box else None
