@@ -94,12 +94,12 @@ def header(path: Path, fmt: str) -> tuple[int, int]:
     return int(image.width), int(image.height)
 
 
-def jpeg_orientation(path: Path) -> int:
+def jpeg_header(path: Path) -> tuple[int, int, int]:
+    """A JPEG's width, height and EXIF orientation (1, upright, when absent or out of range),
+    from one read of its header."""
     image = load(path, "jpg")
-    if image.get_typeof("orientation") == 0:
-        return 1
-    orientation = int(image.get("orientation"))
-    return orientation if 1 <= orientation <= 8 else 1
+    orientation = int(image.get("orientation")) if image.get_typeof("orientation") != 0 else 1
+    return int(image.width), int(image.height), orientation if 1 <= orientation <= 8 else 1
 
 
 def write_upright_jpeg(source: Path, target: Path) -> tuple[int, int]:
@@ -154,20 +154,21 @@ class Thumbnail:
     phash: int  # the picture's perceptual hash, taken from the thumbnail's pixels
 
 
-def _render_thumbnail(path: Path, fmt: str, box: int) -> Image:
+def _render_thumbnail(path: Path, fmt: str, box: int, size: tuple[int, int] | None = None) -> Image:
     """The first frame fitting ``box``×``box`` (never enlarged), sRGB and flattened, in
     memory: the JPEG and the perceptual hash both read it, and a sequential loader cannot
-    be read twice (nor should a file be decoded twice)."""
-    width, height = header(path, fmt)
+    be read twice (nor should a file be decoded twice). ``size``: the file's, when known."""
+    width, height = size or header(path, fmt)
     image = _open_for_thumbnail(path, fmt, width, height, box)
     thumb = image.thumbnail_image(box, height=box, size="down", no_rotate=True)
     return _to_srgb_jpeg_ready(thumb).copy_memory()
 
 
-def thumbnail(path: Path, fmt: str, box: int, target: Path) -> Thumbnail:
+def thumbnail(path: Path, fmt: str, box: int, target: Path, *, size: tuple[int, int] | None = None) -> Thumbnail:
     """Write a JPEG thumbnail of the first frame fitting ``box``×``box``, never enlarged,
-    and take the perceptual hash from the same pixels."""
-    thumb = _render_thumbnail(path, fmt, box)
+    and take the perceptual hash from the same pixels. ``size``: the file's width and
+    height when the caller has read them already (else its header is read here)."""
+    thumb = _render_thumbnail(path, fmt, box, size)
     thumb.jpegsave(str(target), Q=THUMBNAIL_QUALITY, optimize_coding=True, keep=pyvips.enums.ForeignKeep.NONE)
     return Thumbnail(int(thumb.width), int(thumb.height), _dhash(thumb))
 

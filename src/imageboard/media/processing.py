@@ -174,13 +174,17 @@ def _process_image(source: Path, fmt: Format, limits: MediaLimits, box: int, scr
     frames = cleaned.frames
     try:
         original = scratch.new(fmt.ext)
-        orientation = images.jpeg_orientation(source) if fmt.key == "jpg" else 1
+        orientation = 1
+        if fmt.key == "jpg":
+            # The clean copy only lacks metadata segments: its frame header is the upload's.
+            width, height, orientation = images.jpeg_header(source)
         if orientation != 1:
             # Turning the pixels upright needs a re-encode; the lossless copy is not used.
             width, height = images.write_upright_jpeg(source, original)
         else:
             _write(original, cleaned)
-            width, height = images.header(original, fmt.key)
+            if fmt.key != "jpg":
+                width, height = images.header(original, fmt.key)
         del data, cleaned  # the pieces are views of the upload; free them before decoding
         _check_pixels(width, height, limits)
         if fmt.key == "avif" and width * height > _AVIF_MAX_PIXELS:
@@ -191,7 +195,7 @@ def _process_image(source: Path, fmt: Format, limits: MediaLimits, box: int, scr
             if fmt.key in ("gif", "webp"):  # libvips does not decode APNG frames
                 images.decode_all_frames(original, fmt.key)
         thumb_path = scratch.new(".jpg")
-        thumb = images.thumbnail(original, fmt.key, box, thumb_path)
+        thumb = images.thumbnail(original, fmt.key, box, thumb_path, size=(width, height))
     except images.VipsError:
         raise refusals.damaged("the picture could not be decoded") from None
     return _Result(original, width, height, None, None, thumb, thumb_path)
@@ -253,7 +257,7 @@ def _video_thumbnail(
         try:
             width, height = images.header(frame, "png")
             thumb_path = scratch.new(".jpg")
-            thumb = images.thumbnail(frame, "png", box, thumb_path)
+            thumb = images.thumbnail(frame, "png", box, thumb_path, size=(width, height))
         except images.VipsError:
             raise refusals.damaged("no picture could be decoded") from None
     finally:

@@ -191,3 +191,18 @@ def test_make_thumbnail_rebuilds_from_a_stored_original(upload: Upload, workdir:
     assert path.parent == workdir
     assert (_jpeg(path).width, _jpeg(path).height) == (125, 63)
     assert make_thumbnail(result.original, "audio", 125, workdir) is None
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    (lambda: samples.jpeg_with_exif(400, 200, orientation=6), (400, 200, 6)),
+    (lambda: samples.jpeg_with_exif(400, 200, orientation=9), (400, 200, 1)),  # out of range: upright
+    (lambda: samples.jpeg_bytes(320, 240), (320, 240, 1)),  # no EXIF at all
+])  # fmt: skip
+def test_jpeg_header_reads_size_and_orientation_at_once(
+    data: object, expected: tuple[int, int, int], tmp_path: Path
+) -> None:
+    from imageboard.media.images import jpeg_header
+
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(data())  # type: ignore[operator]
+    assert jpeg_header(path) == expected
