@@ -101,7 +101,7 @@ async def rebuild_thread(
         if not sage:
             thread.bumped_at = max(thread.bumped_at, created_at)
     if files is not None:
-        thread.file_count = await files(session, [post_id for post_id, _created_at, _sage in replies])
+        thread.file_count = await _replies_files(session, replies, files)
     thread.updated_at = now
     await session.flush()
 
@@ -110,4 +110,11 @@ async def recount_files(session: WriteSession, thread: Thread, files: FileCounte
     """The thread's image count after files were deleted: the live files of its visible
     replies (the opening post's file is not counted, as on 4chan)."""
     _count, replies = await repo.thread_reply_stats(session, thread.id)
-    thread.file_count = await files(session, [post_id for post_id, _created_at, _sage in replies])
+    thread.file_count = await _replies_files(session, replies, files)
+
+
+async def _replies_files(
+    session: WriteSession, replies: Sequence[tuple[int, datetime, bool]], files: FileCounter
+) -> int:
+    """The live files of those replies (``repo.thread_reply_stats``'s rows)."""
+    return await files(session, [post_id for post_id, _created_at, _sage in replies])
