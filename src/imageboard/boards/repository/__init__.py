@@ -46,6 +46,7 @@ from imageboard.boards.repository.posts import (
     thread_post_views,
     thread_reply_stats,
 )
+from imageboard.boards.repository.replies import CountedReply, add_counted_reply
 from imageboard.boards.repository.staff import (
     staff_delete_quotes_from,
     staff_has_visible_post_by_ip,
@@ -60,7 +61,6 @@ from imageboard.boards.repository.staff import (
     staff_update_board,
 )
 from imageboard.boards.repository.threads import (
-    COUNTED_THREAD,
     ThreadStates,
     add_thread,
     archived_before,
@@ -68,7 +68,6 @@ from imageboard.boards.repository.threads import (
     board_with_thread,
     catalog_thread_states,
     count_live_threads,
-    count_reply,
     delete_thread,
     live_thread_states,
     overboard_thread_states,
@@ -78,13 +77,14 @@ from imageboard.boards.repository.threads import (
 )
 
 __all__ = [
-    "COUNTED_THREAD",
     "POST_VIEW_COLUMNS",
     "THREAD_STATE_COLUMNS",
     "AnySession",
+    "CountedReply",
     "PostViews",
     "ThreadStates",
     "add_board",
+    "add_counted_reply",
     "add_post",
     "add_quotes",
     "add_thread",
@@ -104,7 +104,6 @@ __all__ = [
     "claim_post_number",
     "count_boards",
     "count_live_threads",
-    "count_reply",
     "delete_posts",
     "delete_thread",
     "insert_post",

@@ -90,9 +90,11 @@ async def take_post_number(session: WriteSession, board_id: int) -> int:
 
 
 # Built once: it runs for every post, and building it costs more than SQLite takes to run it.
-_CLAIM_POST_NUMBER = (
+# Its parameters are named after no column of boards, threads or posts: SQLAlchemy sets every
+# column of an UPDATE's table named by a parameter of the execution, in a CTE too.
+CLAIM_POST_NUMBER = (
     update(BOARDS)
-    .where(BOARDS.c.id == bindparam("board_id"))
+    .where(BOARDS.c.id == bindparam("claim_board"))
     .values(last_post_no=BOARDS.c.last_post_no + 1, updated_at=bindparam("now", type_=Board.updated_at.type))
     .returning(BOARDS.c.last_post_no)
 )
@@ -103,7 +105,7 @@ async def claim_post_number(session: WriteSession, board_id: int, now: datetime)
     statement. The UPDATE locks the board row until commit: posters on one board are
     serialised from here, so no number repeats and numbers commit in order — which is why
     posting does everything it can before this."""
-    return int((await session.execute(_CLAIM_POST_NUMBER, {"board_id": board_id, "now": now})).scalar_one())
+    return int((await session.execute(CLAIM_POST_NUMBER, {"claim_board": board_id, "now": now})).scalar_one())
 
 
 async def touch_threads(session: WriteSession, threads: Iterable[tuple[str, int]], when: datetime) -> None:

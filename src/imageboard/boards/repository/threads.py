@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, case, delete, func, select, update
+from sqlalchemy import Row, Update, and_, bindparam, case, delete, func, select, update
 
 from imageboard.boards.models import Post, Thread
 from imageboard.boards.repository.columns import BOARDS, THREAD_STATE_COLUMNS, THREADS, AnySession
@@ -24,9 +24,12 @@ async def thread_by_no(session: AnySession, board_id: int, no: int, *, for_updat
     return (await session.execute(query)).scalar_one_or_none()
 
 
-def _count_reply(*, bump: bool) -> Any:
+def count_reply_statement(*, bump: bool) -> Update:
+    """The thread's UPDATE that counts a reply (``count_reply``), without its RETURNING. No
+    parameter is named after a column (``bumps_below``, not ``bump_limit``): SQLAlchemy would
+    set that column of the board when the statement runs in a CTE beside the board's claim."""
     now = bindparam("now", type_=Thread.updated_at.type)
-    bumped_at = case((THREADS.c.reply_count < bindparam("bump_limit"), now), else_=THREADS.c.bumped_at)
+    bumped_at = case((THREADS.c.reply_count < bindparam("bumps_below"), now), else_=THREADS.c.bumped_at)
     return (
         update(THREADS)
         .where(
@@ -42,13 +45,25 @@ def _count_reply(*, bump: bool) -> Any:
             updated_at=now,
             bumped_at=bumped_at if bump else THREADS.c.bumped_at,
         )
-        .returning(*(THREADS.c[name] for name in COUNTED_THREAD))
     )
 
 
 # What ``count_reply`` returns of the thread, in this order.
 COUNTED_THREAD = ("id", "no", "reply_count", "file_count", "bumped_at", "cyclic")
-_COUNT_REPLY = {True: _count_reply(bump=True), False: _count_reply(bump=False)}
+_COUNT_REPLY = {
+    bump: count_reply_statement(bump=bump).returning(*(THREADS.c[name] for name in COUNTED_THREAD))
+    for bump in (True, False)
+}
+
+
+def count_reply_values(
+    board_id: int, no: int, *, now: datetime, bump: bool, bump_limit: int, files: int
+) -> dict[str, Any]:
+    """The parameters of ``count_reply_statement``."""
+    values: dict[str, Any] = {"of_board": board_id, "thread_no": no, "now": now, "files": files}
+    if bump:
+        values["bumps_below"] = bump_limit
+    return values
 
 
 async def count_reply(
@@ -58,9 +73,7 @@ async def count_reply(
     ``bump`` and still below ``bump_limit`` — in one statement that also locks the row until
     commit. The thread's ``COUNTED_THREAD`` columns after counting; None when the thread
     cannot take the reply (missing, held, archived or locked)."""
-    values = {"of_board": board_id, "thread_no": no, "now": now, "files": files}
-    if bump:
-        values["bump_limit"] = bump_limit
+    values = count_reply_values(board_id, no, now=now, bump=bump, bump_limit=bump_limit, files=files)
     return (await session.execute(_COUNT_REPLY[bump], values)).one_or_none()
 
 

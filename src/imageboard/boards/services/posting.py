@@ -114,9 +114,14 @@ class PostingMixin(BoardsBase):
 
     async def _store(self, session: WriteSession, board: BoardRow, draft: _Draft, *, now: datetime) -> PostCreated:
         new, held = draft.new, draft.held
-        number = await repo.claim_post_number(session, board.id, now)
-        thread = await self._thread_for(session, board, draft, number, now)
-        post = await self._write_post(session, board, thread, draft, number, now)
+        if new.thread_no and not held:
+            thread, post = await self._reply(session, board, draft, now)
+        else:
+            number = await repo.claim_post_number(session, board.id, now)
+            thread = await self._thread_for(session, board, draft, number, now)
+            values = {**self._post_values(board, draft, thread.no, now), "thread_id": thread.id, "no": number}
+            post_id = await repo.insert_post(session, values)
+            post = await self._complete_post(session, board, thread, draft, post_id, values)
         if self.indexer is not None:  # search: searchable from the moment it commits
             await self.indexer(session, post.id)
         if not held:  # a held post (moderation) stays invisible, uncounted, until staff approve it
@@ -126,8 +131,32 @@ class PostingMixin(BoardsBase):
                 await self._after_reply(session, board, thread)
             self._announce_post(session, board, thread, post.view, len(new.files))
         noko = "nonoko" not in _options(new.options)
-        return PostCreated(board=board.uri, thread_no=thread.no, post_no=number, noko=noko, held=held)
+        return PostCreated(board=board.uri, thread_no=thread.no, post_no=post.view.no, noko=noko, held=held)
 
+    async def _reply(
+        self, session: WriteSession, board: BoardRow, draft: _Draft, now: datetime
+    ) -> tuple[_Target, _Written]:
+        """A reply that counts: its number, its thread's count and its row in one step (one
+        statement on PostgreSQL), so the board's row is locked for as few round trips as
+        possible. A reply past the image limit is refused after counting (rolled back)."""
+        new, files = draft.new, len(draft.new.files)
+        values = self._post_values(board, draft, new.thread_no, now)
+        counted = await repo.add_counted_reply(
+            session,
+            values,
+            thread_no=new.thread_no,
+            now=now,
+            bump=not draft.sage,
+            bump_limit=board.bump_limit,
+            files=files,
+        )
+        if counted is None:
+            await self._uncounted_target(session, board, new.thread_no, files)
+            # The thread could take the reply after all: it changed between the two reads.
+            raise Conflict("The thread changed while the reply was posted: send it again.", code="thread_changed")
+        thread = self._within_image_limit(board, _Target(**counted.thread), files)
+        values.update(thread_id=thread.id, no=counted.number)
+        return thread, await self._complete_post(session, board, thread, draft, counted.post_id, values)
     def _validate(self, board: BoardRow, new: NewPost) -> None:
         comment = new.comment.strip()
         has_files = new.has_files or bool(new.files)
@@ -160,12 +189,11 @@ class PostingMixin(BoardsBase):
     async def _thread_for(
         self, session: WriteSession, board: BoardRow, draft: _Draft, number: int, now: datetime
     ) -> _Target:
-        """The new thread, or the thread replied to with the post's files counted — and the
-        reply too (the thread bumped) unless the post is held: one statement instead of a
-        read and an update. A held post's thread is invisible until staff approve it.
-        A thread's ``file_count`` counts its replies' files (4chan's ``images``), not the
+        """The new thread, or the thread a held reply goes to. A held post's thread is
+        invisible until staff approve it, and the held reply is counted only then. A
+        thread's ``file_count`` counts its replies' files (4chan's ``images``), not the
         opening post's."""
-        new, files = draft.new, len(draft.new.files)
+        new = draft.new
         if new.thread_no == 0:
             made = await repo.add_thread(
                 session,
@@ -182,17 +210,15 @@ class PostingMixin(BoardsBase):
                 ),
             )
             return _Target(made.id, made.no, 0, 0, now, made.cyclic)
-        if not draft.held:
-            counted = await repo.count_reply(
-                session, board.id, new.thread_no, now=now, bump=not draft.sage, bump_limit=board.bump_limit, files=files
-            )
-            if counted is not None:
-                return self._within_image_limit(board, _Target(**counted._mapping), files)
-        # Held replies are not counted; and when counting failed, this says why.
-        thread = await repo.thread_by_no(session, board.id, new.thread_no, for_update=True)
+        return await self._uncounted_target(session, board, new.thread_no, len(new.files))
+
+    async def _uncounted_target(self, session: WriteSession, board: BoardRow, thread_no: int, files: int) -> _Target:
+        """The thread replied to, as it would stand with the reply's files, without counting
+        the reply; refused with the reason when the thread cannot take a reply."""
+        thread = await repo.thread_by_no(session, board.id, thread_no, for_update=True)
         if thread is None:
             raise NotFound(
-                f"Thread No.{new.thread_no} does not exist on /{board.uri}/ (it may have been deleted).",
+                f"Thread No.{thread_no} does not exist on /{board.uri}/ (it may have been deleted).",
                 field="resto",
                 code="thread_not_found",
             )
@@ -217,27 +243,23 @@ class PostingMixin(BoardsBase):
             )
         return thread
 
-    async def _write_post(
-        self, session: WriteSession, board: BoardRow, thread: _Target, draft: _Draft, number: int, now: datetime
-    ) -> _Written:
+    def _post_values(self, board: BoardRow, draft: _Draft, thread_no: int, now: datetime) -> dict[str, Any]:
+        """The post's row but its thread's id and its number (``repo.REPLY_COLUMNS``)."""
         new = draft.new
         is_op = new.thread_no == 0
-        subject = new.subject.strip() if is_op else ""
         poster = (
-            poster_id(new.ip, board=board.uri, thread_no=thread.no, secret=self.secret)
+            poster_id(new.ip, board=board.uri, thread_no=thread_no, secret=self.secret)
             if board.poster_ids and new.ip
             else None
         )
-        values = {
+        return {
             "board_id": board.id,
-            "thread_id": thread.id,
-            "no": number,
             "is_op": is_op,
             "created_at": now,
             "name": draft.name,
             "tripcode": draft.tripcode,
             "capcode": new.capcode,
-            "subject": subject,
+            "subject": new.subject.strip() if is_op else "",
             "comment": draft.comment,
             "comment_html": draft.comment_html,
             "sage": draft.sage,
@@ -248,12 +270,24 @@ class PostingMixin(BoardsBase):
             "password_digest": self._digest(new.password) if new.password else None,
             "held": draft.held,
         }
-        post_id = await repo.insert_post(session, values)
+
+    async def _complete_post(
+        self,
+        session: WriteSession,
+        board: BoardRow,
+        thread: _Target,
+        draft: _Draft,
+        post_id: int,
+        values: dict[str, Any],
+    ) -> _Written:
+        """What follows the post's row: its quotes, its files, and its view (from ``values``,
+        the row just written)."""
+        new = draft.new
         # Threads elsewhere gain a backlink, so their pages change too. Touched after commit in
         # a transaction of its own: locking another thread's row while holding this board's
         # could deadlock with a post there quoting back.
         if draft.elsewhere:
-            elsewhere = draft.elsewhere
+            elsewhere, now = draft.elsewhere, values["created_at"]
             session.after_commit(lambda: self._touch_threads(elsewhere, now))
         if draft.quotes:
             await repo.add_quotes(session, post_id, draft.quotes)
@@ -310,7 +344,7 @@ class PostingMixin(BoardsBase):
             await repo.touch_threads(session, threads, when)
 
     async def _after_reply(self, session: WriteSession, board: BoardRow, thread: _Target) -> None:
-        """The reply is counted already (``repo.count_reply``); a cyclic thread past its
+        """The reply is counted already (``repo.add_counted_reply``); a cyclic thread past its
         limit loses its oldest replies."""
         if thread.cyclic and thread.reply_count > board.cyclic_limit:
             oldest = await repo.oldest_replies(session, thread.id, thread.reply_count - board.cyclic_limit)
