@@ -16,9 +16,19 @@ from imageboard.core.db import WriteSession
 # --- boards -----------------------------------------------------------------------------
 
 
-async def board_by_uri(session: AnySession, uri: str) -> Board | None:
-    result = await session.execute(select(Board).where(Board.uri == uri))
-    return result.scalar_one_or_none()
+async def board_by_uri(session: AnySession, uri: str, *, for_update: bool = False) -> Board | None:
+    query = select(Board).where(Board.uri == uri)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def lock_boards(session: WriteSession, board_ids: Iterable[int]) -> None:
+    """Lock these boards' rows until commit, in id order (PostgreSQL; SQLite's writer holds
+    the whole database already): see ``services.base.board_to_change_or_404``."""
+    ids = sorted(set(board_ids))
+    if ids:
+        await session.execute(select(BOARDS.c.id).where(BOARDS.c.id.in_(ids)).order_by(BOARDS.c.id).with_for_update())
 
 
 # Built once: every post reads its board, and the cache key of a statement naming every
@@ -112,12 +122,13 @@ async def touch_threads(session: WriteSession, threads: Iterable[tuple[str, int]
     """Mark threads changed (a post elsewhere now backlinks into them), and their boards: the
     index pages show backlinks too, and they are cached by the board's version."""
     pairs = set(threads)
-    for uri, no in pairs:
+    # The boards before their threads, as every write takes them (``services.base.board_to_change_or_404``).
+    for uri in sorted({uri for uri, _ in pairs}):
+        await session.execute(update(Board).where(Board.uri == uri).values(updated_at=when))
+    for uri, no in sorted(pairs):
         board_id = select(Board.id).where(Board.uri == uri).scalar_subquery()
         query = update(Thread).where(Thread.board_id == board_id, Thread.no == no).values(updated_at=when)
         await session.execute(query)
-    for uri in {uri for uri, _ in pairs}:
-        await session.execute(update(Board).where(Board.uri == uri).values(updated_at=when))
 
 
 async def board_version(session: AnySession | AsyncConnection, uri: str) -> datetime | None:

@@ -7,9 +7,10 @@ import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from imageboard.boards import repository as repo
 from imageboard.boards.models import Board
@@ -40,15 +41,27 @@ class BoardsBase:
         return hmac.new(self.secret, password.encode(), hashlib.sha256).hexdigest()
 
 
-async def board_or_404(session: ReadSession | WriteSession, uri: str) -> Board:
-    board = await repo.board_by_uri(session, uri)
-    if board is None:
-        raise NotFound(f"There is no board /{uri}/.", code="board_not_found")
-    return board
+_Board = TypeVar("_Board", Board, Row[Any])
+
+
+async def board_or_404(session: ReadSession | WriteSession | AsyncSession, uri: str) -> Board:
+    return _found(await repo.board_by_uri(session, uri), uri)
+
+
+async def board_to_change_or_404(session: WriteSession, uri: str) -> Board:
+    """The board, its row locked until commit (PostgreSQL), for a transaction that changes
+    its threads: it takes the board before any of them, in the order posting does (its claim
+    of the next number, then the thread). In the other order a deletion holding a thread and
+    waiting for the board, and a reply holding the board and waiting for that thread, would
+    wait for each other until PostgreSQL aborted one."""
+    return _found(await repo.board_by_uri(session, uri, for_update=True), uri)
 
 
 async def board_record_or_404(session: ReadSession, uri: str) -> Row[Any]:
-    board = await repo.board_record(session, uri)
+    return _found(await repo.board_record(session, uri), uri)
+
+
+def _found(board: _Board | None, uri: str) -> _Board:
     if board is None:
         raise NotFound(f"There is no board /{uri}/.", code="board_not_found")
     return board

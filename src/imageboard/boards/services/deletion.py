@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from imageboard.boards import repository as repo
 from imageboard.boards.models import Board, Thread
-from imageboard.boards.services.base import BoardsBase, board_or_404
+from imageboard.boards.services.base import BoardsBase, board_to_change_or_404
 from imageboard.core.db import WriteSession
 from imageboard.core.errors import Forbidden, InvalidInput, NotFound
 from imageboard.events import PostDeleted, ThreadPruned, ThreadUpdated
@@ -22,7 +22,7 @@ class DeletionMixin(BoardsBase):
         """Delete a post (a thread, if it is the opening post) whose deletion password matches.
         Returns True when a whole thread was removed."""
         async with self.db.writer() as session:
-            board = await board_or_404(session, board_uri)
+            board = await board_to_change_or_404(session, board_uri)
             post = await repo.post_by_no(session, board.id, no)
             if post is None:
                 raise NotFound(f"Post No.{no} does not exist on /{board.uri}/.", code="post_not_found")
@@ -73,14 +73,18 @@ class DeletionMixin(BoardsBase):
         now = self.clock()
         async with self.db.writer() as session:
             for board in await repo.all_boards(session):
-                for thread in await repo.archived_before(session, board.id, now - timedelta(days=board.archive_days)):
+                expired = await repo.archived_before(session, board.id, now - timedelta(days=board.archive_days))
+                if not expired:
+                    continue
+                # The archive page and archive.json are cached by the board's version; and the
+                # board is taken before its threads, as every write takes them (board_to_change_or_404).
+                await repo.touch_board(session, board.id, now)
+                for thread in expired:
                     await repo.delete_thread(session, thread.id)
                     self.events.record(
                         session, ThreadPruned(board=board.uri, thread_no=thread.no, reason="archive_expired")
                     )
                     removed += 1
-                    # The archive page and archive.json are cached by the board's version.
-                    await repo.touch_board(session, board.id, now)
         return removed
 
 

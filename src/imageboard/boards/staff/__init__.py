@@ -11,6 +11,7 @@ back where the remaining non-sage replies below the bump limit leave it.
 
 from __future__ import annotations
 
+from imageboard.boards.services.base import board_or_404
 from imageboard.boards.services.deletion import FileCounter
 from imageboard.boards.staff.common import (
     DEFAULT_BAN_MESSAGE,
@@ -35,7 +36,6 @@ from imageboard.boards.staff.posts import (
 )
 from imageboard.boards.staff.reading import (
     all_board_settings,
-    board_or_404,
     board_settings,
     find_post,
     has_link,

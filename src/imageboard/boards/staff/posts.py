@@ -7,6 +7,7 @@ from datetime import datetime
 
 from imageboard.boards import repository as repo
 from imageboard.boards.models import Board, Thread
+from imageboard.boards.services.base import board_to_change_or_404
 from imageboard.boards.services.deletion import FileCounter, rebuild_thread, recount_files
 from imageboard.boards.staff.common import (
     MAX_BAN_MESSAGE,
@@ -20,7 +21,6 @@ from imageboard.boards.staff.common import (
     staff_post,
     thread_or_404,
 )
-from imageboard.boards.staff.reading import board_or_404
 from imageboard.core.db import WriteSession
 from imageboard.core.errors import InvalidInput
 
@@ -28,7 +28,7 @@ from imageboard.core.errors import InvalidInput
 async def delete_post(session: WriteSession, uri: str, no: int, now: datetime, files: FileCounter | None) -> Removed:
     """Delete a post; the whole thread when it is the opening post. ``files`` counts the
     files the thread's replies keep (None: a site without files)."""
-    board = await board_or_404(session, uri)
+    board = await board_to_change_or_404(session, uri)
     post = await post_or_404(session, board, no)
     thread = await session.get(Thread, post.thread_id)
     assert thread is not None
@@ -49,7 +49,7 @@ async def delete_by_ip(
     """Delete every post from ``ip`` in the thread, on the board, or on the whole site.
     Threads it opened go with their replies; every other thread it replied to gets its
     counters and bump time rebuilt from the replies that remain."""
-    board = await board_or_404(session, uri)
+    board = await board_to_change_or_404(session, uri)
     board_id: int | None = None
     thread_id: int | None = None
     if scope in ("board", "thread"):
@@ -57,6 +57,8 @@ async def delete_by_ip(
     if scope == "thread":
         thread_id = (await thread_or_404(session, board, thread_no)).id
     rows = await repo.staff_posts_by_ip(session, ip, board_id=board_id, thread_id=thread_id)
+    # Site-wide, other boards' threads change too: their boards are taken first (board_to_change_or_404).
+    await repo.lock_boards(session, {post.board_id for post, _uri, _no in rows})
     removed_ids: list[int] = []
     threads: list[tuple[str, int]] = []
     touched: dict[int, Board] = {}
@@ -84,7 +86,7 @@ async def delete_by_ip(
 
 
 async def edit_post(session: WriteSession, uri: str, no: int, comment: str, now: datetime) -> None:
-    board = await board_or_404(session, uri)
+    board = await board_to_change_or_404(session, uri)
     post = await post_or_404(session, board, no)
     text = clean_text(comment)
     if len(text) > board.max_comment_length:
@@ -104,7 +106,7 @@ async def edit_post(session: WriteSession, uri: str, no: int, comment: str, now:
 
 async def set_ban_message(session: WriteSession, uri: str, no: int, message: str | None, now: datetime) -> None:
     """Show (or, with None, remove) the public "(USER WAS BANNED FOR THIS POST)" mark."""
-    board = await board_or_404(session, uri)
+    board = await board_to_change_or_404(session, uri)
     post = await post_or_404(session, board, no)
     thread = await session.get(Thread, post.thread_id)
     assert thread is not None
@@ -118,7 +120,7 @@ async def set_ban_message(session: WriteSession, uri: str, no: int, message: str
 async def approve_post(session: WriteSession, uri: str, no: int, now: datetime, files: FileCounter | None) -> StaffPost:
     """Let a held post appear (a reply's files then count in its thread's images). An
     approved thread starts at the top of the board."""
-    board = await board_or_404(session, uri)
+    board = await board_to_change_or_404(session, uri)
     post = await post_or_404(session, board, no)
     if not post.held:
         raise InvalidInput(f"Post No.{no} is not waiting for approval.", code="not_held")
@@ -139,5 +141,5 @@ async def approve_post(session: WriteSession, uri: str, no: int, now: datetime, 
 
 async def recount_thread_files(session: WriteSession, uri: str, thread_no: int, files: FileCounter) -> None:
     """After staff deleted files: the thread's image count is what its replies keep."""
-    board = await board_or_404(session, uri)
+    board = await board_to_change_or_404(session, uri)
     await recount_files(session, await thread_or_404(session, board, thread_no), files)

@@ -5,16 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from imageboard.boards import repository as repo
-from imageboard.boards.models import Board, Thread
+from imageboard.boards.models import Thread
+from imageboard.boards.services.base import board_or_404
 from imageboard.boards.staff.common import LINK, AnySession, BoardSettings, StaffPost, settings_of, staff_post
 from imageboard.core.errors import NotFound
-
-
-async def board_or_404(session: AnySession, uri: str) -> Board:
-    board = await repo.board_by_uri(session, uri)
-    if board is None:
-        raise NotFound(f"There is no board /{uri}/.", code="board_not_found")
-    return board
 
 
 async def board_settings(session: AnySession, uri: str) -> BoardSettings:

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from imageboard.boards import repository as repo
+from imageboard.boards.services.base import board_or_404
 from imageboard.boards.staff.common import MODERATION_SETTINGS, SPEC_SETTINGS
-from imageboard.boards.staff.reading import board_or_404
 from imageboard.core.db import WriteSession
 from imageboard.core.errors import InvalidInput
 

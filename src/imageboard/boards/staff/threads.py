@@ -8,8 +8,8 @@ from datetime import datetime
 
 from imageboard.boards import repository as repo
 from imageboard.boards.models import Post, Thread
+from imageboard.boards.services.base import board_or_404, board_to_change_or_404
 from imageboard.boards.staff.common import AnySession, ThreadFlag, rerender, thread_or_404
-from imageboard.boards.staff.reading import board_or_404
 from imageboard.core.db import WriteSession
 from imageboard.core.errors import InvalidInput
 
@@ -20,7 +20,7 @@ _SAME_BOARD_QUOTE = re.compile(r"(?<![>/\w])>>(\d{1,16})")
 async def set_thread_flag(
     session: WriteSession, uri: str, thread_no: int, flag: ThreadFlag, value: bool, now: datetime
 ) -> None:
-    board = await board_or_404(session, uri)
+    board = await board_to_change_or_404(session, uri)
     thread = await thread_or_404(session, board, thread_no)
     setattr(thread, flag, value)
     thread.updated_at = now
@@ -30,7 +30,7 @@ async def set_thread_flag(
 
 async def touch(session: WriteSession, uri: str, thread_no: int, now: datetime) -> None:
     """Mark a thread (and its board) changed, e.g. after its files were changed elsewhere."""
-    board = await board_or_404(session, uri)
+    board = await board_to_change_or_404(session, uri)
     thread = await repo.staff_thread_by_no(session, board.id, thread_no)
     if thread is not None:
         thread.updated_at = now
@@ -52,8 +52,8 @@ async def move_thread(session: WriteSession, uri: str, thread_no: int, target_ur
     thread. Returns the new thread number."""
     if target_uri == uri:
         raise InvalidInput("The thread is already on that board.", field="to")
-    source = await board_or_404(session, uri)
-    target = await board_or_404(session, target_uri)
+    source = await board_to_change_or_404(session, uri)
+    target = await board_to_change_or_404(session, target_uri)
     thread = await thread_or_404(session, source, thread_no, for_update=True)
     if thread.archived:
         raise InvalidInput("Archived threads cannot be moved.", code="thread_archived")
