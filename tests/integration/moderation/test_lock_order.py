@@ -72,6 +72,20 @@ async def test_staff_deleting_a_posters_posts_waits_for_the_boards_first(mod: Mo
     assert await _post_count(database) == 2
 
 
+@postgres_only
+async def test_moving_a_thread_takes_both_boards_in_id_order(mod: Mod, database: Database) -> None:
+    tech = await mod.post("to move", board="tech")
+    async with database.write_engine.begin() as mover:  # a move from /b/ to /tech/, in flight
+        await mover.execute(text("SELECT id FROM boards WHERE uri = 'b' FOR UPDATE"))
+        moving = asyncio.create_task(mod.moderation.actions.move_thread(ADMIN, "tech", tech, "b"))
+        await _wait_until_someone_waits_for_a_lock(database)
+        # The other move waits for /b/ (the lower id) without holding /tech/.
+        await mover.execute(text("SET LOCAL lock_timeout = '5s'"))
+        await mover.execute(text("SELECT id FROM boards WHERE uri = 'tech' FOR UPDATE"))
+    moved = await asyncio.wait_for(moving, 10)
+    assert moved > 0
+
+
 async def test_backlinks_touch_the_boards_before_their_threads(mod: Mod, database: Database) -> None:
     op = await mod.post("first")
 

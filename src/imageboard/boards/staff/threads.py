@@ -52,8 +52,10 @@ async def move_thread(session: WriteSession, uri: str, thread_no: int, target_ur
     thread. Returns the new thread number."""
     if target_uri == uri:
         raise InvalidInput("The thread is already on that board.", field="to")
-    source = await board_to_change_or_404(session, uri)
-    target = await board_to_change_or_404(session, target_uri)
+    source = await board_or_404(session, uri)
+    target = await board_or_404(session, target_uri)
+    # Both boards change: taken in id order, as every write that takes several boards does.
+    await repo.lock_boards(session, [source.id, target.id])
     thread = await thread_or_404(session, source, thread_no, for_update=True)
     if thread.archived:
         raise InvalidInput("Archived threads cannot be moved.", code="thread_archived")
