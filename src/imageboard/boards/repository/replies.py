@@ -68,7 +68,7 @@ async def add_counted_reply(
 def _in_one_statement(*, bump: bool) -> Select[Any]:
     """WITH claim (the board's UPDATE), counted (the thread's UPDATE ... FROM claim), post
     (INSERT ... SELECT FROM counted): the thread's UPDATE reads the claim, so the board's row
-    is locked before the thread's, in the order every other posting path locks them."""
+    is locked before the thread's, in the order every other write locks them."""
     claim = CLAIM_POST_NUMBER.returning(BOARDS.c.id).cte("claim")
     counted = (
         count_reply_statement(bump=bump)

@@ -157,6 +157,7 @@ class PostingMixin(BoardsBase):
         thread = self._within_image_limit(board, _Target(**counted.thread), files)
         values.update(thread_id=thread.id, no=counted.number)
         return thread, await self._complete_post(session, board, thread, draft, counted.post_id, values)
+
     def _validate(self, board: BoardRow, new: NewPost) -> None:
         comment = new.comment.strip()
         has_files = new.has_files or bool(new.files)
@@ -244,7 +245,7 @@ class PostingMixin(BoardsBase):
         return thread
 
     def _post_values(self, board: BoardRow, draft: _Draft, thread_no: int, now: datetime) -> dict[str, Any]:
-        """The post's row but its thread's id and its number (``repo.REPLY_COLUMNS``)."""
+        """The post's row but its thread's id and its number (``repository.replies.REPLY_COLUMNS``)."""
         new = draft.new
         is_op = new.thread_no == 0
         poster = (
