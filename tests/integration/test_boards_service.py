@@ -288,3 +288,29 @@ async def test_concurrent_replies_get_unique_numbers(database: Database) -> None
     assert view.state.reply_count == count
     board = await service.get_board("b")
     assert board.last_post_no == op + count
+
+
+async def test_thread_outline_and_its_posts_agree_with_the_full_thread(
+    clocked: BoardsService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread page's stamps and the posts loaded for them (in batches, however many) are
+    the thread's visible posts, as ``thread`` gives them, in order."""
+    from imageboard.boards.repository import posts
+
+    await _board(clocked)
+    op = await _thread(clocked)
+    for n in range(5):
+        await clocked.create_post(NewPost(board="b", thread_no=op, comment=f">>{op} reply {n}", password="pw"))
+    await clocked.create_post(NewPost(board="b", thread_no=op, comment="held", password="pw", hold_for_review=True))
+    full = await clocked.thread("b", op)
+    outline = await clocked.thread_outline("b", op)
+    assert outline.op == full.op and outline.state == full.state
+    assert [s.no for s in outline.replies] == [p.no for p in full.replies]
+    assert outline.unique_posters == full.unique_posters
+    monkeypatch.setattr(posts, "ID_BATCH", 2)
+    ids = [s.id for s in reversed(outline.replies)]  # asked in any order, given in the thread's
+    loaded = await clocked.thread_posts("b", op, [*ids, 999_999])  # an id not in the thread: left out
+    assert [view for _, _, view in loaded] == full.replies
+    assert [version for _, version, _ in loaded] == [s.view_version for s in outline.replies]
+    with pytest.raises(NotFound):
+        await clocked.thread_outline("b", op + 100)

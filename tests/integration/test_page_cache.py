@@ -205,6 +205,11 @@ async def _edit(site: Staffed, op: int, reply: int) -> None:
     await site.moderation.actions.edit_post(ADMIN, "b", reply, "rewritten by staff")
 
 
+async def _delete_quoting(site: Staffed, op: int, reply: int) -> None:
+    # The post quoting the reply came right after it; its backlink on the reply goes with it.
+    assert not await site.moderation.actions.delete_post(ADMIN, "b", reply + 1)  # not a whole thread
+
+
 # Each write, and text of the thread page that appears (+) or disappears (-) with it.
 WRITES: dict[str, tuple[Callable[[Staffed, int, int], Awaitable[None]], str]] = {
     "reply": (_reply, "+a new reply"),
@@ -215,6 +220,7 @@ WRITES: dict[str, tuple[Callable[[Staffed, int, int], Awaitable[None]], str]] = 
     "sticky": (_sticky, "+badge-sticky"),
     "lock": (_lock, "+badge-closed"),
     "edit": (_edit, "+rewritten by staff"),
+    "quote deleted": (_delete_quoting, "-quoting it"),
 }
 
 

@@ -142,6 +142,10 @@ class Post(Base):
     # public "(USER WAS BANNED FOR THIS POST)" mark, appended to comment_html when set.
     held: Mapped[bool] = mapped_column(Boolean, default=False)
     ban_message: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Counts the changes to what the post shows — its row, its files, the posts quoting it —
+    # and is kept by the database's triggers alone (migration 0013): a rendered post is
+    # looked up by (id, view_version) without reading its content.
+    view_version: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class PostQuote(Base):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -244,6 +244,28 @@ class ThreadView:
     @property
     def posts(self) -> list[PostView]:
         return [self.op, *self.replies]
+
+
+class PostStamp(NamedTuple):
+    """Which state of a post a page shows, without its content: ``view_version`` moves on
+    every change to what the post shows (the database keeps it). A named tuple: a thread
+    page makes hundreds, and a frozen dataclass costs several times more to build."""
+
+    id: int
+    no: int
+    view_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadOutline:
+    """A thread page with its replies as stamps only: a page that already rendered a reply in
+    that state uses the HTML it has, and asks ``thread_posts`` for the others."""
+
+    board: BoardView
+    state: ThreadState
+    op: PostView
+    replies: list[PostStamp]
+    unique_posters: int = 0
 
 
 @dataclass(frozen=True, slots=True)

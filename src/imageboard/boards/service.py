@@ -18,8 +18,9 @@ from imageboard.boards.services.deletion import DeletionMixin
 from imageboard.boards.services.posting import PostingMixin
 from imageboard.boards.services.reading import ReadingMixin, VersionMemo
 from imageboard.boards.services.views import board_view, post_view, public_post
+from imageboard.core.cache import Memo
 from imageboard.core.clock import utcnow
-from imageboard.core.db import Database
+from imageboard.core.db import Database, read_from_primary
 from imageboard.core.errors import Conflict
 from imageboard.events import EventPublisher
 from imageboard.media import MediaService
@@ -56,6 +57,10 @@ class BoardsService(PostingMixin, DeletionMixin, ReadingMixin):
         self.indexer = None
         # Pages' versions remembered briefly per process (IMAGEBOARD_VERSION_MEMO_SECONDS).
         self.version_memo = VersionMemo(version_memo_seconds) if version_memo_seconds > 0 else None
+        # The board list every page's navigation shows, remembered as briefly and as exactly.
+        self.navigation_memo: Memo[None, list[BoardView]] | None = (
+            Memo(version_memo_seconds) if version_memo_seconds > 0 else None
+        )
 
     # --- boards -----------------------------------------------------------------------
 
@@ -72,6 +77,22 @@ class BoardsService(PostingMixin, DeletionMixin, ReadingMixin):
     async def list_boards(self) -> list[BoardView]:
         async with self.db.reader() as session:
             return [board_view(board) for board in await repo.board_records(session)]
+
+    async def navigation_boards(self) -> list[BoardView]:
+        """``list_boards`` for the navigation of pages: read once per process within
+        IMAGEBOARD_VERSION_MEMO_SECONDS, as a page's version is (a board created or changed
+        here shows at once, elsewhere within that time). A page being rendered anyway
+        should not pay a query of every board's settings for its menu."""
+        memo = None if read_from_primary.get() else self.navigation_memo
+        generation = self.db.write_generation
+        if memo is not None:
+            known, boards = memo.get(None, generation)
+            if known and boards is not None:
+                return list(boards)
+        boards = await self.list_boards()
+        if memo is not None:
+            memo.put(None, boards, generation)
+        return list(boards)
 
     async def count_boards(self) -> int:
         async with self.db.reader() as session:

@@ -8,6 +8,13 @@ way (an edit, a ban mark, a new backlink, a deleted, spoilered or processed file
 has a new key, and its old fragment is simply never asked for again: invalidation is exact
 by construction, without version bookkeeping or messages between processes.
 
+A thread page asks for its replies by stamp instead (``replies``): the key is the post's id
+and number and its ``view_version``, a counter the database's triggers move on every change
+to what the post shows (migration 0013 lists them), so the page needs neither the replies'
+content nor their backlinks and files to find them — only the posts it has not rendered in
+that state are read. The number is in the key because SQLite may give a deleted post's id
+to a new post; numbers are never reused.
+
 Process-local on purpose, for any page cache setting: the key holds the post's content, so
 it can only be checked where that content already is (a shared store would need it sent
 with every lookup), and one fragment is a few hundred bytes, cheaper to render once per
@@ -19,14 +26,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from contextvars import ContextVar
 from operator import attrgetter
 from typing import Any
 
 from markupsafe import Markup
 
-from imageboard.boards import PostView, ThreadState
+from imageboard.boards import PostStamp, PostView, ThreadState
 from imageboard.core.i18n import current_language
 
 # Bytes of HTML (and of the post text held by the keys) kept per process.
@@ -41,6 +48,8 @@ _scalars = attrgetter(*(f.name for f in dataclasses.fields(PostView) if f.name n
 
 # The post macro: it returns Markup (the templates autoescape), kept as it is.
 RenderPost = Callable[[PostView, str, ThreadState | None, bool], Markup]
+# BoardsService.thread_posts for one thread: (post id, view_version, view) of the posts asked for.
+LoadPosts = Callable[[Sequence[int]], Awaitable[list[tuple[int, int, PostView]]]]
 
 
 class PostFragments:
@@ -74,21 +83,50 @@ class PostFragments:
             tuple((b.board, b.thread_no, b.post_no) for b in post.backlinks),
             tuple(post.files),
         )
-        entry = self._entries.get(key)
-        if entry is not None:
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return entry[0]
-        self.misses += 1
-        html = render(post, board, thread_state, link_thread)
-        size = len(html) + len(post.comment_html) + len(post.comment) + ENTRY_OVERHEAD
-        if size <= self.max_bytes // 16:
-            self._entries[key] = (html, size)
-            self._size += size
-            while self._size > self.max_bytes:
-                _, (_, dropped) = self._entries.popitem(last=False)
-                self._size -= dropped
+        html = self._get(key)
+        if html is None:
+            html = render(post, board, thread_state, link_thread)
+            self._put(key, html, len(html) + len(post.comment_html) + len(post.comment) + ENTRY_OVERHEAD)
         return html
+
+    async def replies(self, render: RenderPost, board: str, stamps: Sequence[PostStamp], load: LoadPosts) -> Markup:
+        """A thread page's replies, joined: each one as rendered before in the state its stamp
+        names, the others loaded (``load``: the missing post ids) and rendered now. A reply
+        gone since the stamps were read is left out. Anonymous pages only (the caller checks:
+        staff pages render every post afresh)."""
+        language = current_language()
+        keys = [(language, board, stamp.id, stamp.no, stamp.view_version) for stamp in stamps]
+        parts = [self._get(key) for key in keys]
+        missing = [stamp.id for stamp, html in zip(stamps, parts, strict=True) if html is None]
+        if missing:
+            rendered = {}
+            for post_id, view_version, post in await load(missing):
+                html = render(post, board, None, False)
+                # Kept under the version read with the content, which may be newer than the
+                # stamp's: the content and its key always agree.
+                self._put((language, board, post_id, post.no, view_version), html, len(html) + ENTRY_OVERHEAD)
+                rendered[post_id] = html
+            parts = [rendered.get(s.id) if html is None else html for s, html in zip(stamps, parts, strict=True)]
+        # Every part is Markup already: str.join, not Markup.join, which escapes each one again.
+        return Markup("".join(html for html in parts if html is not None))  # noqa: S704
+
+    def _get(self, key: Hashable) -> Markup | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return entry[0]
+
+    def _put(self, key: Hashable, html: Markup, size: int) -> None:
+        if size > self.max_bytes // 16:
+            return
+        self._entries[key] = (html, size)
+        self._size += size
+        while self._size > self.max_bytes:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self._size -= dropped
 
     def bind(self, render: RenderPost) -> Callable[..., Markup]:
         """``post(p, board, thread_state=None, link_thread=False)`` for the templates."""

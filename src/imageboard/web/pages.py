@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,7 @@ from starlette.responses import HTMLResponse
 
 from imageboard.accounts import SessionInfo
 from imageboard.accounts.routes import current_session
-from imageboard.boards import BoardsService
+from imageboard.boards import BoardsService, PostView
 from imageboard.core.errors import ServiceUnavailable
 from imageboard.core.i18n import current_language
 from imageboard.web.fragments import PostFragments
@@ -45,8 +46,8 @@ class PageRenderer:
         # Staff see moderation controls: such pages are private (web.caching never caches
         # a request that carries the session cookie); anonymous pages carry no visitor data.
         try:
-            staff = await current_session(request) if hasattr(request.app.state, "accounts") else None
-            nav_boards = await self.boards.list_boards()
+            staff = await self.staff_of(request)
+            nav_boards = await self.boards.navigation_boards()
         except ServiceUnavailable:
             if status_code < 500:
                 raise
@@ -67,6 +68,26 @@ class PageRenderer:
         finally:
             _STAFF.reset(token)
         return HTMLResponse(body, status_code=status_code)
+
+
+    async def staff_of(self, request: Request) -> SessionInfo | None:
+        """The signed-in staff member making the request, if any."""
+        return await current_session(request) if hasattr(request.app.state, "accounts") else None
+
+    async def thread_page(self, request: Request, uri: str, no: int, **context: Any) -> HTMLResponse:
+        """A thread page. Anonymous readers get the replies joined from rendered fragments,
+        looked up by stamp (web.fragments), so that only the replies not rendered yet in
+        their present state are read in full; staff get every post read and rendered afresh."""
+        if await self.staff_of(request) is not None:
+            return await self.render(request, "pages/thread.html", thread=await self.boards.thread(uri, no), **context)
+        outline = await self.boards.thread_outline(uri, no)
+        post_body = self.env.get_template("components/post.html").module.post_body  # type: ignore[attr-defined]
+
+        async def load(post_ids: Sequence[int]) -> list[tuple[int, int, PostView]]:
+            return await self.boards.thread_posts(uri, no, post_ids)
+
+        replies = await self.fragments.replies(post_body, uri, outline.replies, load)
+        return await self.render(request, "pages/thread.html", thread=outline, replies_html=replies, **context)
 
 
 def _theme(request: Request) -> str:

@@ -150,10 +150,7 @@ def build_router(
         request: Request, board: str, no: int, quote: Annotated[int | None, Query(ge=1)] = None, slug: str = ""
     ) -> Response:
         async def render() -> Response:
-            view = await boards.thread(board, no)
-            return await pages.render(
-                request, "pages/thread.html", thread=view, password="", quote=f">>{quote}\n" if quote else ""
-            )
+            return await pages.thread_page(request, board, no, password="", quote=f">>{quote}\n" if quote else "")
 
         return await cached(request, f"thread:{board}:{no}:{quote or ''}", board, no, render)
 

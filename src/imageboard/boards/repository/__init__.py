@@ -44,7 +44,9 @@ from imageboard.boards.repository.posts import (
     opening_post_views,
     post_by_no,
     thread_numbers_of,
+    thread_post_stamps,
     thread_post_views,
+    thread_post_views_by_id,
     thread_reply_stats,
 )
 from imageboard.boards.repository.replies import CountedReply, add_counted_reply
@@ -131,7 +133,9 @@ __all__ = [
     "take_post_number",
     "thread_by_no",
     "thread_numbers_of",
+    "thread_post_stamps",
     "thread_post_views",
+    "thread_post_views_by_id",
     "thread_reply_stats",
     "thread_version",
     "threads_past_capacity",

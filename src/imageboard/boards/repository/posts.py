@@ -10,7 +10,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, select
 
 from imageboard.boards.models import Board, Post, PostQuote, Thread
 from imageboard.boards.repository.columns import POST_VIEW_COLUMNS, POSTS, AnySession
-from imageboard.boards.schemas import PostView, ThreadState
+from imageboard.boards.schemas import PostStamp, PostView, ThreadState
 from imageboard.core.db import WriteSession
 
 # --- posts ------------------------------------------------------------------------------
@@ -61,6 +61,49 @@ async def thread_post_views(session: AnySession, thread_id: int, uri: str, threa
         views.append((post_id, PostView(uri, thread_no, *values)))
         addresses.add(ip or "")  # posts without an address (purged) count as one poster
     return views, len(addresses)
+
+
+ID_BATCH = 1000
+# The thread page's posts when their rendered HTML may be at hand already: see PostStamp.
+_THREAD_POST_STAMPS = (
+    select(POSTS.c.id, POSTS.c.no, POSTS.c.view_version, POSTS.c.ip)
+    .where(POSTS.c.thread_id == bindparam("thread_id"), POSTS.c.held.is_(False))
+    .order_by(POSTS.c.no)
+)
+
+
+async def thread_post_stamps(session: AnySession, thread_id: int) -> tuple[list[PostStamp], int]:
+    """The visible posts of a thread as stamps, in order, and how many posters wrote them."""
+    rows = (await session.execute(_THREAD_POST_STAMPS, {"thread_id": thread_id})).all()
+    posters = len({ip or "" for *_, ip in rows})  # counted as thread_post_views does
+    return [PostStamp(post_id, no, view_version) for post_id, no, view_version, _ in rows], posters
+
+
+_THREAD_POST_VIEWS_BY_ID = (
+    select(POSTS.c.id, POSTS.c.view_version, *POST_VIEW_COLUMNS)
+    .where(
+        POSTS.c.id.in_(bindparam("ids", expanding=True)),
+        POSTS.c.thread_id == bindparam("thread_id"),
+        POSTS.c.held.is_(False),
+    )
+    .order_by(POSTS.c.no)
+)
+
+
+async def thread_post_views_by_id(
+    session: AnySession, thread_id: int, uri: str, thread_no: int, post_ids: Sequence[int]
+) -> list[tuple[int, int, PostView]]:
+    """(post id, view_version, view) of those visible posts of the thread, in order. Asked
+    for in batches: a thread has no upper bound on its posts, a statement on its parameters
+    (PostgreSQL's protocol takes 32,767)."""
+    found = []
+    for start in range(0, len(post_ids), ID_BATCH):
+        values = {"thread_id": thread_id, "ids": list(post_ids[start : start + ID_BATCH])}
+        found += [
+            (post_id, view_version, PostView(uri, thread_no, *rest))
+            for post_id, view_version, *rest in (await session.execute(_THREAD_POST_VIEWS_BY_ID, values)).all()
+        ]
+    return sorted(found, key=lambda row: row[2].no) if len(post_ids) > ID_BATCH else found
 
 
 async def opening_post_views(

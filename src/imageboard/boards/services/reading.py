@@ -17,10 +17,11 @@ from imageboard.boards.schemas import (
     CatalogSort,
     OverboardPage,
     PostView,
+    ThreadOutline,
     ThreadState,
     ThreadView,
 )
-from imageboard.boards.services.base import BoardsBase, board_record_or_404
+from imageboard.boards.services.base import BoardRow, BoardsBase, board_record_or_404
 from imageboard.boards.services.views import board_view
 from imageboard.core.cache import Memo
 from imageboard.core.db import ReadSession, read_from_primary
@@ -100,12 +101,7 @@ class ReadingMixin(BoardsBase):
 
     async def thread(self, uri: str, no: int) -> ThreadView:
         async with self.db.reader() as session:
-            board, found = await repo.board_with_thread(session, uri, no)
-            if board is None:
-                raise NotFound(f"There is no board /{uri}/.", code="board_not_found")
-            if not found:
-                raise NotFound(f"Thread No.{no} does not exist on /{uri}/.", code="thread_not_found")
-            [(thread_id, state)] = found.items()
+            board, thread_id, state = await _board_with_thread_or_404(session, uri, no)
             rows, posters = await repo.thread_post_views(session, thread_id, uri, no)
             posts = [view for _, view in rows]
             by_no = {p.no: p for p in posts}
@@ -113,6 +109,22 @@ class ReadingMixin(BoardsBase):
                 by_no[target].backlinks.append(Backlink(board=source_uri, thread_no=thread_no, post_no=source))
             await _attach_files(session, self.media, rows)
         return ThreadView(board=board_view(board), state=state, op=posts[0], replies=posts[1:], unique_posters=posters)
+
+    async def thread_outline(self, uri: str, no: int) -> ThreadOutline:
+        """The thread page with its replies as stamps (see ``ThreadOutline``): the opening post
+        in full, the replies as (id, number, view_version)."""
+        async with self.db.reader() as session:
+            board, thread_id, state = await _board_with_thread_or_404(session, uri, no)
+            stamps, posters = await repo.thread_post_stamps(session, thread_id)
+            [(_, _, op)] = await _thread_posts(session, self.media, board.id, thread_id, uri, no, [stamps[0].id])
+        return ThreadOutline(board=board_view(board), state=state, op=op, replies=stamps[1:], unique_posters=posters)
+
+    async def thread_posts(self, uri: str, no: int, post_ids: Sequence[int]) -> list[tuple[int, int, PostView]]:
+        """(post id, view_version, view) of those visible posts of the thread, in order, with
+        their backlinks and files; posts no longer there (deleted, held since) are left out."""
+        async with self.db.reader() as session:
+            board, thread_id, _ = await _board_with_thread_or_404(session, uri, no)
+            return await _thread_posts(session, self.media, board.id, thread_id, uri, no, post_ids)
 
     async def catalog(self, uri: str, sort: CatalogSort = "bump") -> tuple[BoardView, list[CatalogEntry]]:
         async with self.db.reader() as session:
@@ -189,6 +201,31 @@ async def _previews(
         )
         for state, op, tail in previews
     ]
+
+
+async def _board_with_thread_or_404(session: ReadSession, uri: str, no: int) -> tuple[BoardRow, int, ThreadState]:
+    board, found = await repo.board_with_thread(session, uri, no)
+    if board is None:
+        raise NotFound(f"There is no board /{uri}/.", code="board_not_found")
+    if not found:
+        raise NotFound(f"Thread No.{no} does not exist on /{uri}/.", code="thread_not_found")
+    [(thread_id, state)] = found.items()
+    return board, thread_id, state
+
+
+async def _thread_posts(
+    session: ReadSession,
+    media: MediaService | None,
+    board_id: int,
+    thread_id: int,
+    uri: str,
+    no: int,
+    post_ids: Sequence[int],
+) -> list[tuple[int, int, PostView]]:
+    found = await repo.thread_post_views_by_id(session, thread_id, uri, no, post_ids)
+    await _attach_backlinks(session, board_id, [view for _, _, view in found])
+    await _attach_files(session, media, [(post_id, view) for post_id, _, view in found])
+    return found
 
 
 async def _attach_files(session: ReadSession, media: MediaService | None, rows: repo.PostViews) -> None:
