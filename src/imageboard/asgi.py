@@ -6,7 +6,10 @@ from fastapi import FastAPI
 
 from imageboard.app import create_app
 from imageboard.config import load_settings
+from imageboard.core.heap import freeze_startup_objects
 
 
 def application() -> FastAPI:
-    return create_app(load_settings())
+    app = create_app(load_settings())
+    freeze_startup_objects()
+    return app

@@ -11,6 +11,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from imageboard import __version__
 from imageboard.config import Settings, load_settings
+from imageboard.core.heap import freeze_startup_objects
 from imageboard.core.http import add_routes
 from imageboard.events.runtime import EventsRuntime
 from imageboard.events.settings import EventSettings
@@ -72,4 +73,6 @@ def build_realtime_app(
 
 def realtime_application() -> FastAPI:
     """Factory for ASGI servers: ``uvicorn --factory imageboard.events.routes:realtime_application``."""
-    return build_realtime_app(load_settings())
+    app = build_realtime_app(load_settings())
+    freeze_startup_objects()
+    return app
