@@ -69,7 +69,6 @@ class PageRenderer:
             _STAFF.reset(token)
         return HTMLResponse(body, status_code=status_code)
 
-
     async def staff_of(self, request: Request) -> SessionInfo | None:
         """The signed-in staff member making the request, if any."""
         return await current_session(request) if hasattr(request.app.state, "accounts") else None

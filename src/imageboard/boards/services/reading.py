@@ -116,7 +116,11 @@ class ReadingMixin(BoardsBase):
         async with self.db.reader() as session:
             board, thread_id, state = await _board_with_thread_or_404(session, uri, no)
             stamps, posters = await repo.thread_post_stamps(session, thread_id)
-            [(_, _, op)] = await _thread_posts(session, self.media, board.id, thread_id, uri, no, [stamps[0].id])
+            # Read apart from the stamps: on PostgreSQL a deletion may commit in between.
+            opening = await _thread_posts(session, self.media, board.id, thread_id, uri, no, [stamps[0].id])
+            if not opening:
+                raise NotFound(f"Thread No.{no} does not exist on /{uri}/.", code="thread_not_found")
+        op = opening[0][2]
         return ThreadOutline(board=board_view(board), state=state, op=op, replies=stamps[1:], unique_posters=posters)
 
     async def thread_posts(self, uri: str, no: int, post_ids: Sequence[int]) -> list[tuple[int, int, PostView]]:
