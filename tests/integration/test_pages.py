@@ -165,3 +165,25 @@ async def test_overboards(app_client: httpx.AsyncClient) -> None:
     assert "on b" in everything and "on tech" in everything
     work_safe = (await app_client.get("/sfw/")).text
     assert "on tech" in work_safe and "on b" not in work_safe
+
+
+async def test_page_parameters_are_checked_with_a_clear_error(app_client: httpx.AsyncClient) -> None:
+    """The reader's pages check their own query parameters (web.routes.page_route)."""
+    op = await new_thread(app_client)
+    quoted = await app_client.get(f"/b/thread/{op}?quote={op}")
+    assert quoted.status_code == 200 and f"&gt;&gt;{op}" in quoted.text  # the reply form, filled in
+    for bad in ("0", "-1", "abc", "1" * 20, ""):
+        refused = await app_client.get(f"/b/thread/{op}", params={"quote": bad}, headers=JSON)
+        assert refused.status_code == 400, bad
+        assert refused.json()["error"]["field"] == "quote" and "post number" in refused.json()["error"]["message"]
+    sorted_badly = await app_client.get("/b/catalog?sort=<script>", headers=JSON)
+    assert sorted_badly.status_code == 400 and sorted_badly.json()["error"]["field"] == "sort"
+    assert "<script>" not in sorted_badly.text
+    assert (await app_client.get("/b/catalog?sort=created")).status_code == 200
+    assert (await app_client.get("/b/1")).status_code == 200
+    assert (await app_client.get("/b/2")).status_code == 404  # one thread: one page
+    assert (await app_client.get("/b/0")).status_code == 404
+    assert (await app_client.get(f"/b/thread/{op + 1000}")).status_code == 404
+    head = await app_client.head(f"/b/thread/{op}")
+    assert head.status_code == 200 and head.content == b""
+    assert (await app_client.post(f"/b/thread/{op}")).status_code == 405
