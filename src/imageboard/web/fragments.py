@@ -122,6 +122,11 @@ class PostFragments:
     def _put(self, key: Hashable, html: Markup, size: int) -> None:
         if size > self.max_bytes // 16:
             return
+        # Two pages rendering the same missing reply at once both put it (``replies`` awaits
+        # its load in between): the second replaces the first, and its size with it.
+        replaced = self._entries.pop(key, None)
+        if replaced is not None:
+            self._size -= replaced[1]
         self._entries[key] = (html, size)
         self._size += size
         while self._size > self.max_bytes:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup
 
-from imageboard.boards import Backlink, PostView, ThreadState
+from imageboard.boards import Backlink, PostStamp, PostView, ThreadState
 from imageboard.core.i18n import set_language
 from imageboard.web.fragments import PostFragments
 
@@ -87,3 +89,36 @@ def test_staff_views_are_never_stored_and_the_cache_is_bounded() -> None:
     assert fragments._size <= fragments.max_bytes
     fragments(render, _post(2), "b")  # long evicted: rendered again
     assert render.calls == 2 + 198 + 1
+
+
+async def test_replies_by_stamp_load_only_what_was_not_rendered_in_that_state() -> None:
+    set_language("en")
+    fragments = PostFragments(ContextVar("staff", default=None))
+    render = Renderer()
+    loads: list[list[int]] = []
+    content = {10: _post(2), 11: _post(3), 12: _post(4)}
+    versions = {10: 0, 11: 0, 12: 0}
+
+    async def load(ids: Sequence[int]) -> list[tuple[int, int, PostView]]:
+        loads.append(list(ids))
+        await asyncio.sleep(0)  # a real load yields to other requests
+        return [(i, versions[i], content[i]) for i in ids if i in content]
+
+    def stamps() -> list[PostStamp]:
+        return [PostStamp(i, content[i].no, versions[i]) for i in (10, 11, 12) if i in content]
+
+    first = await fragments.replies(render, "b", stamps(), load)
+    assert loads == [[10, 11, 12]] and str(first).count("<article>") == 3
+    assert await fragments.replies(render, "b", stamps(), load) == first and len(loads) == 1
+    content[11] = _post(3, comment_html="edited")
+    versions[11] = 1
+    edited = await fragments.replies(render, "b", stamps(), load)
+    assert loads[-1] == [11] and "edited" in edited and render.calls == 4
+    # Gone between the stamps and the load (deleted meanwhile): left out, not an error.
+    old = stamps()
+    del content[12]
+    assert str(await fragments.replies(render, "b", [*old[:2], PostStamp(12, 4, 1)], load)).count("<article>") == 2
+    # Two pages that miss the same reply at once both store it: the size stays exact.
+    versions[10] = 1
+    await asyncio.gather(*(fragments.replies(render, "b", stamps(), load) for _ in range(2)))
+    assert fragments._size == sum(size for _, size in fragments._entries.values())
