@@ -172,7 +172,7 @@ async def test_page_parameters_are_checked_with_a_clear_error(app_client: httpx.
     op = await new_thread(app_client)
     quoted = await app_client.get(f"/b/thread/{op}?quote={op}")
     assert quoted.status_code == 200 and f"&gt;&gt;{op}" in quoted.text  # the reply form, filled in
-    for bad in ("0", "-1", "abc", "1" * 20, ""):
+    for bad in ("0", "-1", "abc", "1" * 20, "", "²", "①"):
         refused = await app_client.get(f"/b/thread/{op}", params={"quote": bad}, headers=JSON)
         assert refused.status_code == 400, bad
         assert refused.json()["error"]["field"] == "quote" and "post number" in refused.json()["error"]["message"]
@@ -187,3 +187,14 @@ async def test_page_parameters_are_checked_with_a_clear_error(app_client: httpx.
     head = await app_client.head(f"/b/thread/{op}")
     assert head.status_code == 200 and head.content == b""
     assert (await app_client.post(f"/b/thread/{op}")).status_code == 405
+
+
+async def test_numbers_in_forms_are_ascii_digits(app_client: httpx.AsyncClient) -> None:
+    """'²' passes str.isdigit but not int(): a 4xx naming the field, never a 500."""
+    op = await new_thread(app_client)
+    for digit in ("²", "①"):
+        reply = await app_client.post("/b/post", data={"com": "x", "resto": digit}, headers=JSON)
+        assert reply.status_code == 400 and reply.json()["error"]["field"] == "resto", reply.text
+        deleted = await app_client.post("/b/delete", data={"delete": digit, "pwd": "pw123"}, headers=JSON)
+        assert deleted.status_code == 404 and deleted.json()["error"]["field"] == "delete", deleted.text
+    assert (await app_client.get(f"/b/thread/{op}")).status_code == 200

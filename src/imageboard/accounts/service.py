@@ -21,6 +21,7 @@ from imageboard.accounts.schemas import MAX_PASSWORD, MIN_PASSWORD, USERNAME, Se
 from imageboard.core.clock import utcnow
 from imageboard.core.db import Database
 from imageboard.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
+from imageboard.core.numbers import is_decimal
 
 # OWASP's argon2id baseline: 19 MiB, 2 passes — strong, yet cheap enough for a small server.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -297,7 +298,7 @@ def _accept_totp(secret: str, code: str, now: datetime, last_step: int) -> int |
     """The time step of a valid code (one step of clock drift either way), or None. A step at
     or before the last one accepted is refused, so a code cannot be replayed."""
     code = code.strip().replace(" ", "")
-    if not code.isdigit() or len(code) != 6:
+    if not is_decimal(code) or len(code) != 6:
         return None
     totp = pyotp.TOTP(secret)
     current = int(now.timestamp()) // totp.interval

@@ -32,6 +32,7 @@ from imageboard.boards.markup import QuoteRef, render_comment
 from imageboard.boards.poster_ids import poster_id
 from imageboard.boards.tripcodes import sign
 from imageboard.core.db import Database, WriteSession
+from imageboard.core.numbers import is_decimal
 
 BATCH = 20_000  # posts per round trip to the database
 
@@ -64,7 +65,7 @@ class Renderer:
     def _line(self, line: str, thread_no: int, quoted: Sequence[int]) -> str:
         if ">>" in line:
             digits = line[2:]
-            if digits.isdigit() and int(digits) in quoted:
+            if is_decimal(digits) and int(digits) in quoted:
                 # A quote of a post of this thread alone on its line: the same HTML for every
                 # number, so it is rendered once (with the number 1) and the number put in.
                 if self._quote is None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from imageboard.boards import staff
 from imageboard.core.clock import utcnow
 from imageboard.core.db import Database
+from imageboard.core.numbers import is_decimal
 from imageboard.moderation import repository as repo
 from imageboard.moderation.schemas import PurgeResult
 
@@ -38,7 +39,7 @@ async def purge_old_ips(
     async with db.writer() as session:
         if days is None:
             raw = (await repo.site_settings(session)).get("ip_retention_days", "")
-            site_days = int(raw) if raw.isdigit() else DEFAULT_RETENTION_DAYS
+            site_days = int(raw) if is_decimal(raw) else DEFAULT_RETENTION_DAYS
         else:
             site_days = days
         cutoff = now - timedelta(days=max(0, site_days))

@@ -10,6 +10,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from imageboard.core.errors import InvalidInput
+from imageboard.core.numbers import is_decimal
 
 MAX_CURSOR_LENGTH = 64
 _CURSOR_PREFIX = "s1:"
@@ -61,7 +62,7 @@ def decode_cursor(cursor: str) -> int:
     except (binascii.Error, ValueError):
         raise problem from None
     number = raw.removeprefix(_CURSOR_PREFIX)
-    if not raw.startswith(_CURSOR_PREFIX) or not number.isdigit() or not 0 < len(number) <= 19:
+    if not raw.startswith(_CURSOR_PREFIX) or not is_decimal(number) or not 0 < len(number) <= 19:
         raise problem
     return int(number)
 

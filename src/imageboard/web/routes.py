@@ -22,6 +22,7 @@ from imageboard.core.errors import InvalidInput, NotFound
 from imageboard.core.http import client_ip, safe_local_url, wants_json
 from imageboard.core.i18n import LANGUAGE_NAMES, available_languages
 from imageboard.core.middleware import WROTE_COOKIE
+from imageboard.core.numbers import is_decimal
 from imageboard.media.uploads import chosen_files
 from imageboard.posting import PostingService, Submission
 from imageboard.web import gallery
@@ -276,7 +277,7 @@ def _positive_number(request: Request, name: str) -> int | None:
     text = request.query_params.get(name)
     if text is None:
         return None
-    if not text.isdigit() or len(text) > 16 or int(text) < 1:
+    if not is_decimal(text) or len(text) > 16 or int(text) < 1:
         raise InvalidInput(f"Invalid value for '{name}': a post number (1 or more) is expected.", field=name)
     return int(text)
 
@@ -305,13 +306,13 @@ def _thread_no(value: object) -> int:
     text = _text(value).strip()
     if not text:
         return 0
-    if not text.isdigit() or len(text) > 16:
+    if not is_decimal(text) or len(text) > 16:
         raise InvalidInput("resto must be a thread number (or 0 for a new thread).", field="resto")
     return int(text)
 
 
 def _post_no(value: object) -> int:
     text = _text(value).strip()
-    if not text.isdigit() or len(text) > 16:
+    if not is_decimal(text) or len(text) > 16:
         raise NotFound(f"'{text[:20]}' is not a post number.", field="delete")
     return int(text)

@@ -26,6 +26,9 @@ async def test_reports_queues_and_handling(mod: Mod) -> None:
         await file(mod, op, "board:3", "198.51.100.3")
     with pytest.raises(InvalidInput):
         await file(mod, op, "nonsense", "198.51.100.3")
+    for digit in ("²", "①"):  # digits to str.isdigit, not to int()
+        with pytest.raises(InvalidInput):
+            await file(mod, op, f"board:{digit}", "198.51.100.3")
     await file(mod, op, "global:1", "198.51.100.3")
     with pytest.raises(NotFound):
         await file(mod, 999, "board:1", "198.51.100.3")

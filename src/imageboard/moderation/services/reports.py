@@ -9,6 +9,7 @@ from imageboard.accounts import Actor, Permission
 from imageboard.boards import staff
 from imageboard.boards.staff import BoardSettings, StaffPost
 from imageboard.core.errors import Conflict, InvalidInput, NotFound
+from imageboard.core.numbers import is_decimal
 from imageboard.events import ReportCreated
 from imageboard.moderation import repository as repo
 from imageboard.moderation.errors import require
@@ -42,7 +43,7 @@ class ReportService:
                 raise NotFound(f"Post No.{no} does not exist on /{board}/.", code="post_not_found")
             settings = await staff.board_settings(session, board)
             rules = {"board": settings.rule_list, "global": site.rule_list}.get(kind)
-            if rules is None or not index.isdigit() or not 1 <= int(index) <= len(rules):
+            if rules is None or not is_decimal(index) or not 1 <= int(index) <= len(rules):
                 raise InvalidInput("Choose the rule this post breaks.", field="reason")
             report = Report(
                 post_id=post.id,
