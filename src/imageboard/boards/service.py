@@ -83,16 +83,9 @@ class BoardsService(PostingMixin, DeletionMixin, ReadingMixin):
         IMAGEBOARD_VERSION_MEMO_SECONDS, as a page's version is (a board created or changed
         here shows at once, elsewhere within that time). A page being rendered anyway
         should not pay a query of every board's settings for its menu."""
-        memo = None if read_from_primary.get() else self.navigation_memo
-        generation = self.db.write_generation
-        if memo is not None:
-            known, boards = memo.get(None, generation)
-            if known and boards is not None:
-                return list(boards)
-        boards = await self.list_boards()
-        if memo is not None:
-            memo.put(None, boards, generation)
-        return list(boards)
+        if self.navigation_memo is None or read_from_primary.get():
+            return await self.list_boards()
+        return list(await self.navigation_memo.recall(None, self.db.write_generation, self.list_boards))
 
     async def count_boards(self) -> int:
         async with self.db.reader() as session:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -51,6 +52,16 @@ class Memo(Generic[K, V]):
         if len(self._entries) >= self.max_entries:
             self._entries.clear()  # simpler than LRU, and refilled within ``seconds``
         self._entries[key] = (value, generation, time.monotonic() + self.seconds)
+
+    async def recall(self, key: K, generation: int, read: Callable[[], Awaitable[V]]) -> V:
+        """The value kept for ``key``, or ``read()``'s, kept from now on. ``generation`` is
+        taken by the caller before this call: a change made during the read voids it."""
+        known, value = self.get(key, generation)
+        if known:
+            return value  # type: ignore[return-value]  # known: the value put, None included
+        value = await read()
+        self.put(key, value, generation)
+        return value
 
 
 class PageCache(Protocol):

@@ -45,25 +45,24 @@ class ReadingMixin(BoardsBase):
     async def version(self, board: str | None = None, thread_no: int | None = None) -> datetime | None:
         """The time of the last write a page depends on: the thread's, the board's, or the
         site's newest when no board is named. None when the board or thread does not exist."""
-        memo = None if read_from_primary.get() else self.version_memo
-        generation = self.db.write_generation  # before the query: a write during it voids the answer
-        if memo is not None:
-            known, version = memo.get((board, thread_no), generation)
-            if known:
-                return version
+        if self.version_memo is None or read_from_primary.get():
+            return await self._read_version(board, thread_no)
+        # The generation before the query: a write during it voids the answer.
+        generation = self.db.write_generation
+        return await self.version_memo.recall(
+            (board, thread_no), generation, lambda: self._read_version(board, thread_no)
+        )
+
+    async def _read_version(self, board: str | None, thread_no: int | None) -> datetime | None:
         async with self.db.reader() as session:
             # Asked before every cached page: one indexed value, executed as Core on the
             # session's connection (no ORM execution machinery).
             connection = await session.connection()
             if board is None:
-                version = await repo.site_version(connection)
-            elif thread_no is None:
-                version = await repo.board_version(connection, board)
-            else:
-                version = await repo.thread_version(connection, board, thread_no)
-        if memo is not None:
-            memo.put((board, thread_no), version, generation)
-        return version
+                return await repo.site_version(connection)
+            if thread_no is None:
+                return await repo.board_version(connection, board)
+            return await repo.thread_version(connection, board, thread_no)
 
     async def board_page(self, uri: str, page: int) -> BoardPage:
         async with self.db.reader() as session:
