@@ -128,10 +128,31 @@ class _LocalListeners:
         return sum(len(listeners) for listeners in self.by_channel.values())
 
 
+class _History:
+    """A channel's last messages, and the ids among them: an event handled twice (at-least-once
+    delivery) is shown once, found without scanning the history on every publish."""
+
+    __slots__ = ("_ids", "messages")
+
+    def __init__(self, size: int) -> None:
+        self.messages: deque[LiveMessage] = deque(maxlen=size)
+        self._ids: set[str] = set()
+
+    def add(self, message: LiveMessage) -> bool:
+        """Keep ``message``; False, keeping nothing, when its event is already there."""
+        if message.id in self._ids:
+            return False
+        if len(self.messages) == self.messages.maxlen:
+            self._ids.discard(self.messages[0].id)
+        self.messages.append(message)
+        self._ids.add(message.id)
+        return True
+
+
 class MemoryLiveHub:
     def __init__(self, *, recent: int = 100, channels: int = 10_000) -> None:
         self._listeners = _LocalListeners()
-        self._recent: OrderedDict[str, deque[LiveMessage]] = OrderedDict()
+        self._recent: OrderedDict[str, _History] = OrderedDict()
         self._recent_size = recent
         self._max_channels = channels
 
@@ -150,21 +171,20 @@ class MemoryLiveHub:
         for channel in _channels(event):
             history = self._recent.get(channel)
             if history is None:
-                history = self._recent[channel] = deque(maxlen=self._recent_size)
+                history = self._recent[channel] = _History(self._recent_size)
                 if len(self._recent) > self._max_channels:
                     self._recent.popitem(last=False)
             else:
                 self._recent.move_to_end(channel)
-                if any(old.id == message.id for old in history):
-                    continue
-            history.append(message)
-            self._listeners.deliver(channel, message)
+            if history.add(message):
+                self._listeners.deliver(channel, message)
 
     def listen(self, channel: str) -> contextlib.AbstractAsyncContextManager[Listener]:
         return self._listeners.listen(channel)
 
     async def recent(self, channel: str, after: str) -> list[LiveMessage] | None:
-        history = list(self._recent.get(channel, ()))
+        kept = self._recent.get(channel)
+        history = list(kept.messages) if kept is not None else []
         for index, message in enumerate(history):
             if message.id == after:
                 return history[index + 1 :]

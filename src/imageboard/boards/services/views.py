@@ -50,8 +50,20 @@ def board_view(board: Board | Row[Any]) -> BoardView:
 
 def public_post(view: PostView) -> dict[str, Any]:
     """A post as events carry it (``post.created``, ``post.updated``): what the public API
-    shows of it, never the poster's address."""
-    return dataclasses.asdict(view)
+    shows of it, never the poster's address. What ``dataclasses.asdict`` gives, without its
+    deep copy of every value (all of them immutable here): every post passes through this."""
+    post = {name: getattr(view, name) for name in _POST_SCALARS}
+    post["backlinks"] = [_fields_of(backlink) for backlink in view.backlinks]
+    post["files"] = [_fields_of(file) for file in view.files]
+    return post
+
+
+_POST_SCALARS = tuple(f.name for f in dataclasses.fields(PostView) if f.name not in ("backlinks", "files"))
+
+
+def _fields_of(flat: Any) -> dict[str, Any]:
+    """A dataclass of plain values as a dict."""
+    return {f.name: getattr(flat, f.name) for f in dataclasses.fields(flat)}
 
 
 def post_view(post: Post, uri: str, thread_no: int) -> PostView:
