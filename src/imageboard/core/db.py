@@ -75,12 +75,18 @@ def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    if not immediate:
+        # Readers run each query in a transaction of its own (autocommit), as READ COMMITTED
+        # does on PostgreSQL: the read paths already allow for a commit between two of their
+        # queries, and a reader session saves the BEGIN and COMMIT of every page.
+        return
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         # A write transaction that starts with a read and later writes cannot upgrade its
         # lock when another writer got there first (SQLITE_BUSY without waiting); taking the
         # write lock up front makes writers queue for it instead (core.sqlite_inline retries).
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, pool_size: int, max_overflow: int, writer: bool) -> AsyncEngine:
