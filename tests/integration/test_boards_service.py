@@ -299,14 +299,17 @@ async def test_thread_outline_and_its_posts_agree_with_the_full_thread(
 
     await _board(clocked)
     op = await _thread(clocked)
-    for n in range(5):
-        await clocked.create_post(NewPost(board="b", thread_no=op, comment=f">>{op} reply {n}", password="pw"))
-    await clocked.create_post(NewPost(board="b", thread_no=op, comment="held", password="pw", hold_for_review=True))
+    for n, ip in enumerate(["10.0.0.1", "10.0.0.2", "10.0.0.1", None, None]):
+        await clocked.create_post(NewPost(board="b", thread_no=op, comment=f">>{op} reply {n}", password="pw", ip=ip))
+    await clocked.create_post(
+        NewPost(board="b", thread_no=op, comment="held", password="pw", hold_for_review=True, ip="10.0.0.9")
+    )
     full = await clocked.thread("b", op)
     outline = await clocked.thread_outline("b", op)
-    assert outline.op == full.op and outline.state == full.state
+    assert outline.state == full.state
+    assert (outline.op.subject, outline.op.comment, outline.op.stamp.no) == (full.op.subject, full.op.comment, op)
     assert [s.no for s in outline.replies] == [p.no for p in full.replies]
-    assert outline.unique_posters == full.unique_posters
+    assert outline.unique_posters == full.unique_posters == 4  # the OP's, two more, and the posts without one
     monkeypatch.setattr(posts, "ID_BATCH", 2)
     ids = [s.id for s in reversed(outline.replies)]  # asked in any order, given in the thread's
     loaded = await clocked.thread_posts("b", op, [*ids, 999_999])  # an id not in the thread: left out

@@ -210,8 +210,20 @@ async def _delete_quoting(site: Staffed, op: int, reply: int) -> None:
     assert not await site.moderation.actions.delete_post(ADMIN, "b", reply + 1)  # not a whole thread
 
 
-# Each write, and text of the thread page that appears (+) or disappears (-) with it.
-WRITES: dict[str, tuple[Callable[[Staffed, int, int], Awaitable[None]], str]] = {
+async def _edit_opening(site: Staffed, op: int, reply: int) -> None:
+    await site.moderation.actions.edit_post(ADMIN, "b", op, "the opening post, rewritten")
+
+
+async def _quote_opening(site: Staffed, op: int, reply: int) -> str:
+    # A reply in another thread quotes the opening post: only its backlink changes on this page.
+    other = (await _post(site.client, com="elsewhere"))["no"]
+    quoting = (await _post(site.client, com=f">>{op} seen from afar", resto=str(other)))["no"]
+    return f'+href="/b/thread/{other}#p{quoting}"'
+
+
+# Each write, and text of the thread page that appears (+) or disappears (-) with it (or the
+# write gives the text, when it depends on the numbers the write took).
+WRITES: dict[str, tuple[Callable[[Staffed, int, int], Awaitable[str | None]], str]] = {
     "reply": (_reply, "+a new reply"),
     "delete": (_delete, "-a reply with a file"),
     "file delete": (_delete_file, "+File deleted"),
@@ -221,6 +233,8 @@ WRITES: dict[str, tuple[Callable[[Staffed, int, int], Awaitable[None]], str]] = 
     "lock": (_lock, "+badge-closed"),
     "edit": (_edit, "+rewritten by staff"),
     "quote deleted": (_delete_quoting, "-quoting it"),
+    "opening post edited": (_edit_opening, "+the opening post, rewritten"),
+    "opening post quoted": (_quote_opening, "(its backlink: the write says)"),
 }
 
 
@@ -244,7 +258,7 @@ async def test_each_write_changes_exactly_its_pages_fragments_and_json(staffed: 
         before[path] = first
 
     change, text = WRITES[write]
-    await change(site, op, reply)
+    text = await change(site, op, reply) or text
 
     for path in changed:
         after = await site.client.get(path, headers={"if-none-match": before[path].headers["etag"]})

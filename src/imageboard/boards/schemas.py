@@ -257,13 +257,23 @@ class PostStamp(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class OpeningStamp:
+    """The opening post of a thread page as a stamp, with the text the page's title is made
+    of: its backlinks and files are read only when the post must be rendered."""
+
+    stamp: PostStamp
+    subject: str
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
 class ThreadOutline:
-    """A thread page with its replies as stamps only: a page that already rendered a reply in
+    """A thread page with its posts as stamps only: a page that already rendered a post in
     that state uses the HTML it has, and asks ``thread_posts`` for the others."""
 
     board: BoardView
     state: ThreadState
-    op: PostView
+    op: OpeningStamp
     replies: list[PostStamp]
     unique_posters: int = 0
 

@@ -33,7 +33,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from imageboard.boards import PostStamp, PostView, ThreadState
+from imageboard.boards import OpeningStamp, PostStamp, PostView, ThreadState
+from imageboard.core.errors import NotFound
 from imageboard.core.i18n import current_language
 
 # Bytes of HTML (and of the post text held by the keys) kept per process.
@@ -87,6 +88,25 @@ class PostFragments:
         if html is None:
             html = render(post, board, thread_state, link_thread)
             self._put(key, html, len(html) + len(post.comment_html) + len(post.comment) + ENTRY_OVERHEAD)
+        return html
+
+    async def opening(
+        self, render: RenderPost, board: str, op: OpeningStamp, state: ThreadState, load: LoadPosts
+    ) -> Markup:
+        """A thread page's opening post as rendered before in the state its stamp names, with
+        the thread in ``state`` (its badges); else loaded (``load``) and rendered now.
+        Anonymous pages only, as ``replies``."""
+        language = current_language()
+        stamp = op.stamp
+        html = self._get((language, board, stamp.id, stamp.no, stamp.view_version, state))
+        if html is not None:
+            return html
+        loaded = await load([stamp.id])
+        if not loaded:  # deleted since the stamp was read
+            raise NotFound(f"Thread No.{state.no} does not exist on /{board}/.", code="thread_not_found")
+        post_id, view_version, post = loaded[0]
+        html = render(post, board, state, False)
+        self._put((language, board, post_id, post.no, view_version, state), html, len(html) + ENTRY_OVERHEAD)
         return html
 
     async def replies(self, render: RenderPost, board: str, stamps: Sequence[PostStamp], load: LoadPosts) -> Markup:

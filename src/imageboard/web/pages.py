@@ -74,9 +74,9 @@ class PageRenderer:
         return await current_session(request) if hasattr(request.app.state, "accounts") else None
 
     async def thread_page(self, request: Request, uri: str, no: int, **context: Any) -> HTMLResponse:
-        """A thread page. Anonymous readers get the replies joined from rendered fragments,
-        looked up by stamp (web.fragments), so that only the replies not rendered yet in
-        their present state are read in full; staff get every post read and rendered afresh."""
+        """A thread page. Anonymous readers get the posts joined from rendered fragments,
+        looked up by stamp (web.fragments), so that only the posts not rendered yet in their
+        present state are read in full; staff get every post read and rendered afresh."""
         if await self.staff_of(request) is not None:
             return await self.render(request, "pages/thread.html", thread=await self.boards.thread(uri, no), **context)
         outline = await self.boards.thread_outline(uri, no)
@@ -85,8 +85,11 @@ class PageRenderer:
         async def load(post_ids: Sequence[int]) -> list[tuple[int, int, PostView]]:
             return await self.boards.thread_posts(uri, no, post_ids)
 
+        opening = await self.fragments.opening(post_body, uri, outline.op, outline.state, load)
         replies = await self.fragments.replies(post_body, uri, outline.replies, load)
-        return await self.render(request, "pages/thread.html", thread=outline, replies_html=replies, **context)
+        return await self.render(
+            request, "pages/thread.html", thread=outline, op_html=opening, replies_html=replies, **context
+        )
 
 
 def _theme(request: Request) -> str:

@@ -9,9 +9,11 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from markupsafe import Markup
 
-from imageboard.boards import Backlink, PostStamp, PostView, ThreadState
+from imageboard.boards import Backlink, OpeningStamp, PostStamp, PostView, ThreadState
+from imageboard.core.errors import NotFound
 from imageboard.core.i18n import set_language
 from imageboard.web.fragments import PostFragments
 
@@ -122,3 +124,34 @@ async def test_replies_by_stamp_load_only_what_was_not_rendered_in_that_state() 
     versions[10] = 1
     await asyncio.gather(*(fragments.replies(render, "b", stamps(), load) for _ in range(2)))
     assert fragments._size == sum(size for _, size in fragments._entries.values())
+
+
+async def test_the_opening_post_by_stamp_is_loaded_when_its_version_or_the_threads_state_moves() -> None:
+    set_language("en")
+    fragments = PostFragments(ContextVar("staff", default=None))
+    render = Renderer()
+    loads: list[list[int]] = []
+    content = {10: _post(1)}
+    version = [0]
+
+    async def load(ids: Sequence[int]) -> list[tuple[int, int, PostView]]:
+        loads.append(list(ids))
+        return [(i, version[0], content[i]) for i in ids if i in content]
+
+    def opening() -> OpeningStamp:
+        return OpeningStamp(PostStamp(10, 1, version[0]), subject="", comment="hi")
+
+    first = await fragments.opening(render, "b", opening(), _state(), load)
+    assert await fragments.opening(render, "b", opening(), _state(), load) == first and loads == [[10]]
+    # Its content changed (a backlink, an edit) while the thread's state did not.
+    content[10] = _post(1, comment_html="edited")
+    version[0] = 1
+    assert "edited" in await fragments.opening(render, "b", opening(), _state(), load) and len(loads) == 2
+    # The thread's state changed (stuck): the badges are rendered again.
+    stuck = await fragments.opening(render, "b", opening(), _state(sticky=True), load)
+    assert "True" in stuck and len(loads) == 3 and render.calls == 3
+    # The thread went away between the stamp and the load: the page is not found.
+    del content[10]
+    version[0] = 2
+    with pytest.raises(NotFound):
+        await fragments.opening(render, "b", opening(), _state(), load)

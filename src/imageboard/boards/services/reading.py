@@ -15,6 +15,7 @@ from imageboard.boards.schemas import (
     BoardView,
     CatalogEntry,
     CatalogSort,
+    OpeningStamp,
     OverboardPage,
     PostView,
     ThreadOutline,
@@ -110,16 +111,16 @@ class ReadingMixin(BoardsBase):
         return ThreadView(board=board_view(board), state=state, op=posts[0], replies=posts[1:], unique_posters=posters)
 
     async def thread_outline(self, uri: str, no: int) -> ThreadOutline:
-        """The thread page with its replies as stamps (see ``ThreadOutline``): the opening post
-        in full, the replies as (id, number, view_version)."""
+        """The thread page with its posts as stamps (see ``ThreadOutline``): (id, number,
+        view_version) each, and the opening post's subject and comment for the title."""
         async with self.db.reader() as session:
             board, thread_id, state = await _board_with_thread_or_404(session, uri, no)
             stamps, posters = await repo.thread_post_stamps(session, thread_id)
             # Read apart from the stamps: on PostgreSQL a deletion may commit in between.
-            opening = await _thread_posts(session, self.media, board.id, thread_id, uri, no, [stamps[0].id])
-            if not opening:
-                raise NotFound(f"Thread No.{no} does not exist on /{uri}/.", code="thread_not_found")
-        op = opening[0][2]
+            text = await repo.post_text(session, stamps[0].id) if stamps else None
+        if text is None:
+            raise NotFound(f"Thread No.{no} does not exist on /{uri}/.", code="thread_not_found")
+        op = OpeningStamp(stamps[0], *text)
         return ThreadOutline(board=board_view(board), state=state, op=op, replies=stamps[1:], unique_posters=posters)
 
     async def thread_posts(self, uri: str, no: int, post_ids: Sequence[int]) -> list[tuple[int, int, PostView]]:
