@@ -211,3 +211,35 @@ async def _queue_plans(db: Database) -> list[str]:
                 plan = result.scalar_one()
                 plans.append(json.dumps(plan))
     return plans
+
+
+async def test_home_counts_a_days_posts_from_the_time_index(sqlite_database: Database) -> None:
+    """The home page's posts-in-the-last-day per board reads the day's range of
+    ix_posts_created_at alone; grouping by the board column would let SQLite walk every post
+    of the site along the (board_id, no) index instead."""
+    from imageboard.boards import NewPost
+
+    service = BoardsService(sqlite_database, secret=b"x")
+    for uri in ("b", "g"):
+        await service.create_board(BoardSpec(uri=uri, title=uri, require_file=False))
+        for n in range(3):
+            await service.create_post(NewPost(board=uri, thread_no=0, comment=f"{uri} {n}"))
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if "count(*)" in statement and "posts.created_at" in statement:
+            captured.append((statement, parameters))
+
+    event.listen(sqlite_database.read_engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        summaries = await service.home()
+    finally:
+        event.remove(sqlite_database.read_engine.sync_engine, "before_cursor_execute", capture)
+    assert sorted(s.posts_last_day for s in summaries) == [3, 3]
+    assert len(captured) == 1, captured
+    statement, parameters = captured[0]
+    async with sqlite_database.read_engine.connect() as connection:
+        rows = (await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)).all()
+    plan = " / ".join(str(row[-1]) for row in rows)
+    assert "SEARCH posts USING COVERING INDEX ix_posts_created_at" in plan, plan
+    assert "SCAN posts" not in plan, plan
