@@ -213,33 +213,56 @@ async def _queue_plans(db: Database) -> list[str]:
     return plans
 
 
+async def _sqlite_plan(db: Database, page: Callable[[], Awaitable[Any]], marker: str) -> str:
+    """SQLite's plan of the one statement ``page()`` runs that contains ``marker``."""
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if marker in statement:
+            captured.append((statement, parameters))
+
+    event.listen(db.read_engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        await page()
+    finally:
+        event.remove(db.read_engine.sync_engine, "before_cursor_execute", capture)
+    assert len(captured) == 1, captured
+    statement, parameters = captured[0]
+    async with db.read_engine.connect() as connection:
+        rows = (await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)).all()
+    return " / ".join(str(row[-1]) for row in rows)
+
+
+async def _small_site(db: Database) -> BoardsService:
+    from imageboard.boards import NewPost
+
+    service = BoardsService(db, secret=b"x")
+    for uri in ("b", "g"):
+        await service.create_board(BoardSpec(uri=uri, title=uri, require_file=False))
+        for n in range(3):
+            op = await service.create_post(NewPost(board=uri, thread_no=0, comment=f"{uri} {n}"))
+            for r in range(3):
+                await service.create_post(NewPost(board=uri, thread_no=op.post_no, comment=f"reply {r}"))
+    return service
+
+
 async def test_home_counts_a_days_posts_from_the_time_index(sqlite_database: Database) -> None:
     """The home page's posts-in-the-last-day per board reads the day's range of
     ix_posts_created_at alone; grouping by the board column would let SQLite walk every post
     of the site along the (board_id, no) index instead."""
-    from imageboard.boards import NewPost
-
-    service = BoardsService(sqlite_database, secret=b"x")
-    for uri in ("b", "g"):
-        await service.create_board(BoardSpec(uri=uri, title=uri, require_file=False))
-        for n in range(3):
-            await service.create_post(NewPost(board=uri, thread_no=0, comment=f"{uri} {n}"))
-    captured: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        if "count(*)" in statement and "posts.created_at" in statement:
-            captured.append((statement, parameters))
-
-    event.listen(sqlite_database.read_engine.sync_engine, "before_cursor_execute", capture)
-    try:
-        summaries = await service.home()
-    finally:
-        event.remove(sqlite_database.read_engine.sync_engine, "before_cursor_execute", capture)
-    assert sorted(s.posts_last_day for s in summaries) == [3, 3]
-    assert len(captured) == 1, captured
-    statement, parameters = captured[0]
-    async with sqlite_database.read_engine.connect() as connection:
-        rows = (await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)).all()
-    plan = " / ".join(str(row[-1]) for row in rows)
+    service = await _small_site(sqlite_database)
+    plan = await _sqlite_plan(sqlite_database, service.home, "count(*)")
     assert "SEARCH posts USING COVERING INDEX ix_posts_created_at" in plan, plan
     assert "SCAN posts" not in plan, plan
+    assert sorted(s.posts_last_day for s in await service.home()) == [12, 12]
+
+
+async def test_opening_posts_come_from_the_partial_index_on_sqlite(sqlite_database: Database) -> None:
+    """The catalog's (and board pages') opening posts: SQLite uses ix_posts_opening only when
+    its predicate is the one SQLAlchemy renders (``is_op = 1``); otherwise it walks every post
+    of each thread."""
+    service = await _small_site(sqlite_database)
+    plan = await _sqlite_plan(sqlite_database, lambda: service.catalog("b"), "posts.is_op")
+    assert "USING INDEX ix_posts_opening" in plan, plan
+    _board, entries = await service.catalog("b")
+    assert sorted(e.op.comment for e in entries) == ["b 0", "b 1", "b 2"]

@@ -111,9 +111,11 @@ class Post(Base):
     __table_args__ = (
         UniqueConstraint("board_id", "no"),
         Index("ix_posts_thread_no", "thread_id", "no"),
-        # Opening posts of many threads at once (index pages, catalog, overboard).
+        # Opening posts of many threads at once (index pages, catalog, overboard). The
+        # predicates are what SQLAlchemy renders for a bare ``Post.is_op`` on each database: a
+        # planner uses a partial index only when the query implies its WHERE (migration 0015).
         Index(
-            "ix_posts_opening", "thread_id", postgresql_where=text("is_op"), sqlite_where=text("is_op")
+            "ix_posts_opening", "thread_id", postgresql_where=text("is_op"), sqlite_where=text("is_op = 1")
         ),
         # By time; board and held too, so that counting a day's posts per board (the home
         # page) reads the index alone (migration 0014).
