@@ -317,3 +317,25 @@ async def test_thread_outline_and_its_posts_agree_with_the_full_thread(
     assert [version for _, version, _ in loaded] == [s.view_version for s in outline.replies]
     with pytest.raises(NotFound):
         await clocked.thread_outline("b", op + 100)
+
+
+async def test_board_page_previews_show_each_threads_last_replies_in_order(clocked: BoardsService) -> None:
+    """Each thread's preview: its last visible replies, oldest first, whatever the others hold."""
+    from imageboard.boards.services.reading import INDEX_REPLIES
+
+    await _board(clocked)
+    long, short = await _thread(clocked, "long"), await _thread(clocked, "short")
+    empty = await _thread(clocked, "empty")
+    for n in range(INDEX_REPLIES + 3):
+        await _reply(clocked, long, f"long {n}")
+        if n == INDEX_REPLIES:  # a held reply near the end is not shown, nor counted
+            await clocked.create_post(NewPost(board="b", thread_no=long, comment="held", hold_for_review=True))
+    await _reply(clocked, short, "short 0")
+    await _reply(clocked, short, "short 1")
+    page = await clocked.board_page("b", 1)
+    previews = {t.state.no: t for t in page.threads}
+    for no in (long, short, empty):
+        full = await clocked.thread("b", no)
+        assert previews[no].replies == full.replies[-INDEX_REPLIES:], no
+    assert [r.comment for r in previews[long].replies] == [f"long {n}" for n in range(3, INDEX_REPLIES + 3)]
+    assert previews[long].omitted_posts == 3 and previews[empty].replies == []

@@ -7,7 +7,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, union_all
 
 from imageboard.boards.models import Board, Post, PostQuote, Thread
 from imageboard.boards.repository.columns import POST_VIEW_COLUMNS, POSTS, AnySession
@@ -140,28 +140,38 @@ async def opening_post_views(
     return found
 
 
+# SQLite allows 500 terms in a compound SELECT; an index page has at most 100 threads.
+_THREADS_PER_UNION = 100
+
+
 async def last_reply_views(session: AnySession, threads: Mapping[int, ThreadState], count: int) -> dict[int, PostViews]:
-    """The last ``count`` replies of each thread (by thread id), oldest first, in one query."""
+    """The last ``count`` replies of each thread (by thread id), oldest first.
+
+    One ``ORDER BY no DESC LIMIT count`` per thread, joined with UNION ALL into one statement:
+    each reads ``count`` rows from the end of the thread's (thread_id, no) range. Ranking every
+    reply of the threads with a window function read all of them (2.9 ms on SQLite for a
+    board page with a 300-reply thread), and joining a ranking back to posts by id made
+    PostgreSQL scan the table."""
     result: dict[int, PostViews] = {thread_id: [] for thread_id in threads}
     if not threads or count <= 0:
         return result
-    # The ranking subquery carries the whole row: joining it back to posts by id made
-    # PostgreSQL scan the posts table for the outer side.
-    ranked = (
-        select(
-            POSTS.c.thread_id,
-            POSTS.c.id,
-            *POST_VIEW_COLUMNS,
-            func.row_number().over(partition_by=POSTS.c.thread_id, order_by=POSTS.c.no.desc()).label("rank"),
-        )
-        .where(POSTS.c.thread_id.in_(list(threads)), POSTS.c.is_op.is_(False), POSTS.c.held.is_(False))
-        .subquery()
-    )
-    columns = [ranked.c.thread_id, ranked.c.id, *(ranked.c[c.key] for c in POST_VIEW_COLUMNS)]
-    query = select(*columns).where(ranked.c.rank <= count).order_by(ranked.c.thread_id, ranked.c.no)
-    for thread_id, post_id, *values in (await session.execute(query)).all():
-        state = threads[thread_id]
-        result[thread_id].append((post_id, PostView(state.board, state.no, *values)))
+    ids = list(threads)
+    for start in range(0, len(ids), _THREADS_PER_UNION):
+        tails = [
+            select(POSTS.c.thread_id, POSTS.c.id, *POST_VIEW_COLUMNS)
+            .where(POSTS.c.thread_id == thread_id, POSTS.c.is_op.is_(False), POSTS.c.held.is_(False))
+            .order_by(POSTS.c.no.desc())
+            .limit(count)
+            .subquery()
+            for thread_id in ids[start : start + _THREADS_PER_UNION]
+        ]
+        # Each tail in a subquery of its own: a compound SELECT takes one ORDER BY and LIMIT.
+        query = union_all(*(select(tail) for tail in tails))
+        for thread_id, post_id, *values in (await session.execute(query)).all():
+            state = threads[thread_id]
+            result[thread_id].append((post_id, PostView(state.board, state.no, *values)))
+    for views in result.values():
+        views.reverse()  # each tail came newest first
     return result
 
 
