@@ -7,7 +7,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, union_all
+from sqlalchemy import CompoundSelect, and_, bindparam, delete, insert, or_, select, union_all
 
 from imageboard.boards.models import Board, Post, PostQuote, Thread
 from imageboard.boards.repository.columns import POST_VIEW_COLUMNS, POSTS, AnySession
@@ -142,6 +142,25 @@ async def opening_post_views(
 
 # SQLite allows 500 terms in a compound SELECT; an index page has at most 100 threads.
 _THREADS_PER_UNION = 100
+# The statement for n threads and a count, built once: building the union of its n
+# SELECTs and its cache key again on every page cost as much as the query.
+_TAILS: dict[tuple[int, int], CompoundSelect[Any]] = {}
+
+
+def _tails(threads: int, count: int) -> CompoundSelect[Any]:
+    query = _TAILS.get((threads, count))
+    if query is None:
+        tails = [
+            select(POSTS.c.thread_id, POSTS.c.id, *POST_VIEW_COLUMNS)
+            .where(POSTS.c.thread_id == bindparam(f"thread_{n}"), POSTS.c.is_op.is_(False), POSTS.c.held.is_(False))
+            .order_by(POSTS.c.no.desc())
+            .limit(count)
+            .subquery()
+            for n in range(threads)
+        ]
+        # Each tail in a subquery of its own: a compound SELECT takes one ORDER BY and LIMIT.
+        query = _TAILS[(threads, count)] = union_all(*(select(tail) for tail in tails))
+    return query
 
 
 async def last_reply_views(session: AnySession, threads: Mapping[int, ThreadState], count: int) -> dict[int, PostViews]:
@@ -157,19 +176,11 @@ async def last_reply_views(session: AnySession, threads: Mapping[int, ThreadStat
         return result
     ids = list(threads)
     for start in range(0, len(ids), _THREADS_PER_UNION):
-        tails = [
-            select(POSTS.c.thread_id, POSTS.c.id, *POST_VIEW_COLUMNS)
-            .where(POSTS.c.thread_id == thread_id, POSTS.c.is_op.is_(False), POSTS.c.held.is_(False))
-            .order_by(POSTS.c.no.desc())
-            .limit(count)
-            .subquery()
-            for thread_id in ids[start : start + _THREADS_PER_UNION]
-        ]
-        # Each tail in a subquery of its own: a compound SELECT takes one ORDER BY and LIMIT.
-        query = union_all(*(select(tail) for tail in tails))
-        for thread_id, post_id, *values in (await session.execute(query)).all():
+        batch = ids[start : start + _THREADS_PER_UNION]
+        values = {f"thread_{n}": thread_id for n, thread_id in enumerate(batch)}
+        for thread_id, post_id, *rest in (await session.execute(_tails(len(batch), count), values)).all():
             state = threads[thread_id]
-            result[thread_id].append((post_id, PostView(state.board, state.no, *values)))
+            result[thread_id].append((post_id, PostView(state.board, state.no, *rest)))
     for views in result.values():
         views.reverse()  # each tail came newest first
     return result
