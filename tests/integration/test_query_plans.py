@@ -95,11 +95,13 @@ async def _fill_board(session: Any, uri: str, *, live: int, archived: int) -> No
     await session.execute(text("UPDATE boards SET last_post_no = :n WHERE id = :b"), {"n": last, "b": board_id})
 
 
-async def _plans(db: Database, page: Callable[[], Awaitable[Any]]) -> list[tuple[str, dict[str, Any]]]:
+async def _selects(db: Database, page: Callable[[], Awaitable[Any]], marker: str = "") -> list[tuple[str, Any]]:
+    """The SELECT statements ``page()`` runs on the read engine (those containing ``marker``),
+    with their parameters."""
     captured: list[tuple[str, Any]] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
+        if marker in statement and statement.lstrip().upper().startswith("SELECT"):
             captured.append((statement, parameters))
 
     event.listen(db.read_engine.sync_engine, "before_cursor_execute", capture)
@@ -107,6 +109,11 @@ async def _plans(db: Database, page: Callable[[], Awaitable[Any]]) -> list[tuple
         await page()
     finally:
         event.remove(db.read_engine.sync_engine, "before_cursor_execute", capture)
+    return captured
+
+
+async def _plans(db: Database, page: Callable[[], Awaitable[Any]]) -> list[tuple[str, dict[str, Any]]]:
+    captured = await _selects(db, page)
     plans = []
     async with db.read_engine.connect() as connection:
         for statement, parameters in captured:
@@ -185,18 +192,11 @@ async def test_approval_queue_uses_the_partial_held_index(database: Database) ->
 async def _queue_plans(db: Database) -> list[str]:
     from imageboard.boards.repository import staff_held_posts
 
-    captured: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        if "posts.held" in statement and statement.lstrip().upper().startswith("SELECT"):
-            captured.append((statement, parameters))
-
-    event.listen(db.read_engine.sync_engine, "before_cursor_execute", capture)
-    try:
+    async def queue() -> None:
         async with db.reader() as session:  # the site-wide queue (a board's adds board_id IN)
             await staff_held_posts(session, None, limit=10)
-    finally:
-        event.remove(db.read_engine.sync_engine, "before_cursor_execute", capture)
+
+    captured = await _selects(db, queue, "posts.held")
     plans = []
     async with db.read_engine.connect() as connection:
         for statement, parameters in captured:
@@ -215,17 +215,7 @@ async def _queue_plans(db: Database) -> list[str]:
 
 async def _sqlite_plan(db: Database, page: Callable[[], Awaitable[Any]], marker: str) -> str:
     """SQLite's plan of the one statement ``page()`` runs that contains ``marker``."""
-    captured: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        if marker in statement:
-            captured.append((statement, parameters))
-
-    event.listen(db.read_engine.sync_engine, "before_cursor_execute", capture)
-    try:
-        await page()
-    finally:
-        event.remove(db.read_engine.sync_engine, "before_cursor_execute", capture)
+    captured = await _selects(db, page, marker)
     assert len(captured) == 1, captured
     statement, parameters = captured[0]
     async with db.read_engine.connect() as connection:
