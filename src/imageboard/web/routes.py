@@ -272,14 +272,24 @@ def page_route(router: APIRouter, path: str, endpoint: Callable[[Request], Await
     router.routes.append(PageRoute(path, endpoint, methods=["GET"], include_in_schema=False))
 
 
+# Post numbers stay far below 10**16, and so within a 64-bit column.
+_POST_NUMBER_DIGITS = 16
+
+
+def _post_number(text: str) -> int | None:
+    """The number a form or query gives for a post (ASCII digits, 16 at most), else None."""
+    return int(text) if is_decimal(text) and len(text) <= _POST_NUMBER_DIGITS else None
+
+
 def _positive_number(request: Request, name: str) -> int | None:
     """An optional query parameter that must be a whole number from 1, as a post number."""
     text = request.query_params.get(name)
     if text is None:
         return None
-    if not is_decimal(text) or len(text) > 16 or int(text) < 1:
+    number = _post_number(text)
+    if number is None or number < 1:
         raise InvalidInput(f"Invalid value for '{name}': a post number (1 or more) is expected.", field=name)
-    return int(text)
+    return number
 
 
 def _catalog_sort(text: str) -> CatalogSort:
@@ -306,13 +316,15 @@ def _thread_no(value: object) -> int:
     text = _text(value).strip()
     if not text:
         return 0
-    if not is_decimal(text) or len(text) > 16:
+    number = _post_number(text)
+    if number is None:
         raise InvalidInput("resto must be a thread number (or 0 for a new thread).", field="resto")
-    return int(text)
+    return number
 
 
 def _post_no(value: object) -> int:
     text = _text(value).strip()
-    if not is_decimal(text) or len(text) > 16:
+    number = _post_number(text)
+    if number is None:
         raise NotFound(f"'{text[:20]}' is not a post number.", field="delete")
-    return int(text)
+    return number
