@@ -32,6 +32,9 @@ async def _wait_until_someone_waits_for_a_lock(database: Database) -> None:
             )
             if waiting:
                 return
+            # A transaction sees pg_stat_activity as it was at its first read: end it, or every
+            # later poll repeats a snapshot taken before anyone waited (under load, CI failed so).
+            await watcher.rollback()
             await asyncio.sleep(0.02)
     raise AssertionError("nothing waited for a lock")
 
