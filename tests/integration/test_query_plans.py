@@ -95,20 +95,23 @@ async def _fill_board(session: Any, uri: str, *, live: int, archived: int) -> No
     await session.execute(text("UPDATE boards SET last_post_no = :n WHERE id = :b"), {"n": last, "b": board_id})
 
 
-async def _selects(db: Database, page: Callable[[], Awaitable[Any]], marker: str = "") -> list[tuple[str, Any]]:
-    """The SELECT statements ``page()`` runs on the read engine (those containing ``marker``),
-    with their parameters."""
+async def _selects(
+    db: Database, page: Callable[[], Awaitable[Any]], marker: str = "", *, writes: bool = False
+) -> list[tuple[str, Any]]:
+    """The SELECT statements ``page()`` runs on the read engine (the write engine with
+    ``writes``) that contain ``marker``, with their parameters."""
     captured: list[tuple[str, Any]] = []
+    engine = (db.write_engine if writes else db.read_engine).sync_engine
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
         if marker in statement and statement.lstrip().upper().startswith("SELECT"):
             captured.append((statement, parameters))
 
-    event.listen(db.read_engine.sync_engine, "before_cursor_execute", capture)
+    event.listen(engine, "before_cursor_execute", capture)
     try:
         await page()
     finally:
-        event.remove(db.read_engine.sync_engine, "before_cursor_execute", capture)
+        event.remove(engine, "before_cursor_execute", capture)
     return captured
 
 
@@ -213,9 +216,11 @@ async def _queue_plans(db: Database) -> list[str]:
     return plans
 
 
-async def _sqlite_plan(db: Database, page: Callable[[], Awaitable[Any]], marker: str) -> str:
+async def _sqlite_plan(
+    db: Database, page: Callable[[], Awaitable[Any]], marker: str, *, writes: bool = False
+) -> str:
     """SQLite's plan of the one statement ``page()`` runs that contains ``marker``."""
-    captured = await _selects(db, page, marker)
+    captured = await _selects(db, page, marker, writes=writes)
     assert len(captured) == 1, captured
     statement, parameters = captured[0]
     async with db.read_engine.connect() as connection:
@@ -256,3 +261,30 @@ async def test_opening_posts_come_from_the_partial_index_on_sqlite(sqlite_databa
     assert "USING INDEX ix_posts_opening" in plan, plan
     _board, entries = await service.catalog("b")
     assert sorted(e.op.comment for e in entries) == ["b 0", "b 1", "b 2"]
+
+
+async def test_waiting_files_are_asked_for_with_the_partial_indexs_own_predicate(sqlite_database: Database) -> None:
+    """Every post with files asks whether a file of its board waits for a worker, and the
+    worker claims them: both read ix_attachments_processing, not every attachment of the
+    site. The statements spell the index's predicate with its literal: with a bound value in
+    its place SQLite prepares the statement anew on every run to see whether the index
+    applies, and PostgreSQL's generic plans of a prepared statement cannot use it at all."""
+    from imageboard.media import repository as media_repository
+
+    await _small_site(sqlite_database)
+
+    async def ask() -> bool:
+        async with sqlite_database.reader(primary=True) as session:
+            return await media_repository.has_processing(session, board_uri="b")
+
+    async def claim() -> list[Any]:
+        now = datetime.now(UTC)
+        async with sqlite_database.writer() as session:
+            return await media_repository.claim_processing(session, now=now, lease_until=now, board_uri="b", limit=4)
+
+    for page, writes in ((ask, False), (claim, True)):
+        [(statement, _parameters)] = await _selects(sqlite_database, page, "FROM attachments", writes=writes)
+        assert "attachments.status = 'processing'" in statement, statement
+        plan = await _sqlite_plan(sqlite_database, page, "FROM attachments", writes=writes)
+        assert "USING INDEX ix_attachments_processing" in plan, plan
+    assert await ask() is False

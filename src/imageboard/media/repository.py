@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, delete, exists, func, or_, select, tuple_, update
+from sqlalchemy import Row, Table, bindparam, delete, exists, func, literal_column, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +29,10 @@ def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]
 
 _ATTACHMENTS = cast(Table, Attachment.__table__)
 _BLOBS = cast(Table, MediaBlob.__table__)
+# Files waiting for a worker, spelled as ix_attachments_processing's predicate: a bound
+# parameter in its place hides the partial index from SQLite (and from PostgreSQL's generic
+# plans of prepared statements), and every post with files would then scan every attachment.
+_WAITING = Attachment.status == literal_column("'processing'")
 
 
 # --- blobs ------------------------------------------------------------------------------
@@ -301,7 +305,7 @@ async def set_thumbnail_size(session: WriteSession, sha256: str, box: int, width
 async def has_processing(session: AnySession, *, board_uri: str | None) -> bool:
     """Whether any file (of that board, or of any) waits for a worker: a read that tells the
     worker, on every post with files, whether to take a write transaction at all."""
-    query = select(Attachment.id).where(Attachment.status == "processing").limit(1)
+    query = select(Attachment.id).where(_WAITING).limit(1)
     if board_uri is not None:
         query = query.where(Attachment.board_uri == board_uri)
     return (await session.execute(query)).first() is not None
@@ -316,7 +320,7 @@ async def claim_processing(
         select(Attachment, MediaBlob)
         .join(MediaBlob, MediaBlob.sha256 == Attachment.blob_sha256)
         .where(
-            Attachment.status == "processing",
+            _WAITING,
             or_(Attachment.claimed_until.is_(None), Attachment.claimed_until < now),
         )
         .order_by(Attachment.id)
