@@ -12,17 +12,25 @@ from imageboard.core.db import Database
 
 
 @contextmanager
-def write_statements(database: Database, keep: Callable[[str], bool] = lambda _s: True) -> Iterator[list[str]]:
-    """The statements sent on the write engine inside the block (those ``keep`` accepts)."""
+def write_statements(
+    database: Database, keep: Callable[[str], bool] = lambda _s: True, *, reads: bool = False
+) -> Iterator[list[str]]:
+    """The statements sent on the write engine inside the block (those ``keep`` accepts);
+    with ``reads``, those sent on the read engines too."""
     seen: list[str] = []
 
     def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         if keep(statement):
             seen.append(statement)
 
-    engine = database.write_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
+    engines = [database.write_engine]
+    for engine in (database.read_engine, database.primary_read_engine) if reads else ():
+        if engine not in engines:
+            engines.append(engine)
+    for engine in engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", record)

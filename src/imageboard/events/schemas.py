@@ -99,6 +99,9 @@ class PostCreated(ThreadEvent):
     is_op: bool = False
     sage: bool = False
     files: int = 0
+    # Of ``files``, those a worker must still finish (videos stored as uploaded). None when
+    # the producer does not know (an approved post; events of older versions): ask the database.
+    waiting_files: int | None = None
     post: dict[str, Any] = Field(default_factory=dict)
 
 

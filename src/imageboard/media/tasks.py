@@ -92,7 +92,8 @@ def register(registry: WorkerRegistry, runtime: EventsRuntime) -> None:
         publisher.record(session, finished_event(done))
 
     async def handle(event: Event, _job: Job) -> None:
-        if isinstance(event, PostCreated) and event.files:
+        # Pictures are finished while posting: most posts with files leave nothing to do.
+        if isinstance(event, PostCreated) and event.files and event.waiting_files != 0:
             await finisher.run(board_uri=event.board, limit=PER_EVENT, announce=announce)
 
     async def catch_up() -> int:

@@ -16,13 +16,14 @@ from imageboard.app import create_app
 from imageboard.boards import BoardSpec, BoardsService
 from imageboard.config import Settings
 from imageboard.core.db import Database
-from imageboard.events import FileFinished, FileProcessed, decode_event
+from imageboard.events import FileFinished, FileProcessed, PostCreated, decode_event
 from imageboard.events import repository as events_repo
 from imageboard.events.runtime import EventsRuntime
+from imageboard.events.worker import WorkerRegistry
 from imageboard.media import MediaService
 from imageboard.media.deferred import VideoFinisher
 from imageboard.media.storage import original_key
-from imageboard.media.tasks import MEDIA_GROUP, limits_from_settings
+from imageboard.media.tasks import MEDIA_GROUP, limits_from_settings, register
 
 from ... import media_samples as samples
 from ...statements import write_statements
@@ -208,3 +209,36 @@ async def test_a_worker_with_nothing_waiting_takes_no_write_transaction(site: Si
         [finished] = await finisher.run(board_uri="b", limit=4)
     assert finished.status == "ready"
     assert any("UPDATE attachments" in s for s in busy)  # the claim, once a file waits
+
+
+async def test_only_posts_with_a_waiting_file_send_the_worker_to_the_database(site: Site, clip: bytes) -> None:
+    """Every post with files is an event for the ``thumbnails`` group; pictures are finished
+    while posting, so their events say that nothing waits and cost the worker no query."""
+    picture = await site.client.post(
+        "/b/post",
+        data={"com": "a picture", "resto": "0"},
+        files={"upfile": ("cat.png", samples.png_bytes(64, 48), "image/png")},
+        headers=JSON,
+    )
+    assert picture.status_code == 201, picture.text
+    video_no = (await site.post(clip))["no"]
+    announced = {event.post_no: event for event in await site.events(PostCreated)}
+    assert announced[picture.json()["no"]].files == 1 and announced[picture.json()["no"]].waiting_files == 0
+    assert announced[video_no].files == 1 and announced[video_no].waiting_files == 1
+
+    registry = WorkerRegistry()
+    register(registry, site.runtime)
+    handler = registry.registrations[MEDIA_GROUP].handler
+    asked = lambda statement: "FROM attachments" in statement  # noqa: E731
+    with write_statements(site.db, asked, reads=True) as sent:
+        await handler(announced[picture.json()["no"]], None)  # type: ignore[arg-type]
+    assert sent == []
+    with write_statements(site.db, asked, reads=True) as sent:
+        await handler(announced[video_no], None)  # type: ignore[arg-type]
+    assert sent, "the worker did not look for the waiting video"
+    assert (await site.first_file(video_no))["thumb_url"].endswith(f"/{(await site.first_file(video_no))['tim']}s.jpg")
+    # An event that does not say (an approved post, an older producer) is asked about.
+    unsure = announced[picture.json()["no"]].model_copy(update={"waiting_files": None})
+    with write_statements(site.db, asked, reads=True) as sent:
+        await handler(unsure, None)  # type: ignore[arg-type]
+    assert sent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from imageboard.core.errors import Conflict, DomainError, Forbidden, InvalidInpu
 from imageboard.core.geoip import country_of
 from imageboard.events import PostCreated as PostCreatedEvent
 from imageboard.events import ThreadArchived, ThreadPruned, ThreadUpdated
+from imageboard.media import IngestedFile
 
 MAX_NAME = 100
 MAX_SUBJECT = 100
@@ -129,7 +131,7 @@ class PostingMixin(BoardsBase):
                 await self._archive_overflow(session, board, now)
             else:
                 await self._after_reply(session, board, thread)
-            self._announce_post(session, board, thread, post.view, len(new.files))
+            self._announce_post(session, board, thread, post.view, new.files)
         noko = "nonoko" not in _options(new.options)
         return PostCreated(board=board.uri, thread_no=thread.no, post_no=post.view.no, noko=noko, held=held)
 
@@ -314,7 +316,7 @@ class PostingMixin(BoardsBase):
         await self.media.attach(session, post_id=post_id, board_id=board.id, board_uri=board.uri, files=new.files)
 
     def _announce_post(
-        self, session: WriteSession, board: BoardRow, thread: _Target, view: PostView, files: int
+        self, session: WriteSession, board: BoardRow, thread: _Target, view: PostView, files: Sequence[IngestedFile]
     ) -> None:
         self.events.record(
             session,
@@ -324,7 +326,8 @@ class PostingMixin(BoardsBase):
                 post_no=view.no,
                 is_op=view.is_op,
                 sage=view.sage,
-                files=files,
+                files=len(files),
+                waiting_files=sum(file.pending for file in files),
                 post=public_post(view),
             ),
         )
