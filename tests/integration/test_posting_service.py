@@ -3,16 +3,26 @@ refused post costs no database work, and read again once that time is up."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
+from starlette.datastructures import UploadFile
 
 from imageboard.antispam import AntispamConfig, AntispamService, RateLimited, SpamPolicy
 from imageboard.antispam.memory import MemoryChallengeStore, MemoryRateLimiter
 from imageboard.boards import BoardSpec, BoardsService, BoardView, NewPost
+from imageboard.boards.models import Post
 from imageboard.core.db import Database
+from imageboard.core.errors import UnsupportedMedia
+from imageboard.media import MediaService
+from imageboard.media.storage_local import LocalStorage
 from imageboard.media.uploads import SiteMediaLimits
 from imageboard.posting import PostingService, Submission
 from imageboard.posting.service import BOARD_TTL
+
+from .. import media_samples as samples
 
 SECRET = b"test-secret"
 
@@ -26,8 +36,8 @@ class Monotonic:
 
 
 class CountingBoards(BoardsService):
-    def __init__(self, db: Database) -> None:
-        super().__init__(db, secret=SECRET)
+    def __init__(self, db: Database, media: MediaService | None = None) -> None:
+        super().__init__(db, secret=SECRET, media=media)
         self.board_reads = 0
 
     async def get_board(self, uri: str) -> BoardView:
@@ -35,8 +45,10 @@ class CountingBoards(BoardsService):
         return await super().get_board(uri)
 
 
-async def _posting(database: Database) -> tuple[PostingService, CountingBoards, Monotonic, int]:
-    boards = CountingBoards(database)
+async def _posting(
+    database: Database, media: MediaService | None = None
+) -> tuple[PostingService, CountingBoards, Monotonic, int]:
+    boards = CountingBoards(database, media)
     await boards.create_board(BoardSpec(uri="b", title="Random", require_file=False, replies_per_window=2))
     op = await boards.create_post(NewPost(board="b", thread_no=0, comment="op", ip="198.51.100.1"))
     clock = Monotonic()
@@ -48,7 +60,7 @@ async def _posting(database: Database) -> tuple[PostingService, CountingBoards, 
         secret=SECRET,
         clock=clock,
     )
-    posting = PostingService(boards, antispam=antispam, media=None, limits=SiteMediaLimits(), monotonic=clock)
+    posting = PostingService(boards, antispam=antispam, media=media, limits=SiteMediaLimits(), monotonic=clock)
     return posting, boards, clock, op.thread_no
 
 
@@ -78,3 +90,30 @@ async def test_a_changed_policy_applies_once_the_ttl_is_up(database: Database) -
     clock.now += BOARD_TTL / 2 + 0.1
     await posting.submit(reply(thread, 4))  # read again: no reply limit any more
     assert boards.board_reads == 2
+
+
+async def test_uploads_reuse_the_kept_board_and_the_write_checks_their_kind(database: Database, tmp_path: Path) -> None:
+    """A post with files reads the board no more often than a text post; the kinds a board
+    takes are checked again against the board the write transaction reads, so a kind staff
+    have just turned off is refused even while the kept settings still allow it."""
+    media = MediaService(database, LocalStorage(tmp_path / "media"), workdir=tmp_path / "tmp")
+    posting, boards, clock, thread = await _posting(database, media)
+    picture = samples.png_bytes(64, 48)
+
+    def upload(n: int) -> Submission:
+        files = [UploadFile(io.BytesIO(picture), filename=f"cat{n}.png")]
+        return Submission(board="b", thread_no=thread, comment=f"picture {n}", ip=f"203.0.113.{n}", uploads=files)
+
+    await posting.submit(upload(1))
+    assert boards.board_reads == 1
+    async with database.writer() as session:  # staff stop taking PNGs on /b/
+        await session.execute(text("UPDATE boards SET allowed_media = 'jpg,gif' WHERE uri = 'b'"))
+    clock.now += BOARD_TTL / 2
+    with pytest.raises(UnsupportedMedia) as refused:
+        await posting.submit(upload(2))
+    assert "not allowed on /b/" in str(refused.value) and "JPG, GIF" in str(refused.value) and "PNG" in str(refused.value)
+    assert boards.board_reads == 1  # the kept board let the file through; the write did not
+    async with database.reader() as session:
+        comments = (await session.execute(select(Post.comment).where(Post.comment.like("picture%")))).scalars().all()
+        assert comments == ["picture 1"]
+        assert (await session.execute(select(func.count()).select_from(Post))).scalar_one() == 2

@@ -5,10 +5,11 @@ cleaned and stored before the posting transaction (a crash in between leaves onl
 garbage collector removes); the anti-spam allowance is given back when the post is refused
 later, so a poster who fixes a mistake is not charged twice.
 
-The board's settings the anti-spam check needs (its policy overrides) are kept for a few
-seconds per process, so a refused post — a flooder's — costs no database work at all, and a
-text post reads the board only inside its own write transaction. Uploads read it fresh: their
-limits are checked before that transaction.
+The board's settings the checks before the write need (its anti-spam policy overrides, its
+file limits) are kept for a few seconds per process, so a refused post — a flooder's — costs
+no database work at all, and a post reads the board only inside its own write transaction.
+That transaction checks the post against the board as it is then, files' kinds included: a
+kind a board stopped taking a moment ago is refused there.
 """
 
 from __future__ import annotations
@@ -66,19 +67,19 @@ class PostingService:
         self.monotonic = monotonic
         self._boards: dict[str, tuple[float, BoardView]] = {}
 
-    async def board(self, uri: str, *, fresh: bool = False) -> BoardView:
+    async def board(self, uri: str) -> BoardView:
         """The board as the checks before the write see it: read at most every BOARD_TTL
         seconds (the write transaction reads it again and validates the post against it)."""
         now = self.monotonic()
         kept = self._boards.get(uri)
-        if kept is not None and not fresh and now - kept[0] < BOARD_TTL:
+        if kept is not None and now - kept[0] < BOARD_TTL:
             return kept[1]
         board = await self.boards.get_board(uri)
         self._boards[uri] = (now, board)  # only boards that exist: bounded by their number
         return board
 
     async def submit(self, submission: Submission) -> Submitted:
-        board = await self.board(submission.board, fresh=bool(submission.uploads))
+        board = await self.board(submission.board)
         is_thread = submission.thread_no == 0
         verdict = await self.antispam.check_post(
             ip=submission.ip or "",
