@@ -182,8 +182,14 @@ async def last_reply_views(session: AnySession, threads: Mapping[int, ThreadStat
             state = threads[thread_id]
             result[thread_id].append((post_id, PostView(state.board, state.no, *rest)))
     for views in result.values():
-        views.reverse()  # each tail came newest first
+        # Oldest first by number: SQL promises no order for a UNION's rows, even where each
+        # branch is ordered (PostgreSQL's parallel append may interleave them).
+        views.sort(key=_number_of)
     return result
+
+
+def _number_of(view: tuple[int, PostView]) -> int:
+    return view[1].no
 
 
 async def thread_numbers_of(session: AnySession, wanted: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
