@@ -8,6 +8,10 @@ way (an edit, a ban mark, a new backlink, a deleted, spoilered or processed file
 has a new key, and its old fragment is simply never asked for again: invalidation is exact
 by construction, without version bookkeeping or messages between processes.
 
+A catalog's cards are kept the same way (``card``): a card shows the thread's state, its
+opening post's first file and its excerpt, and those are its key, so a reply re-renders
+the one card of its thread and the catalog joins the others as they were.
+
 A thread page asks for its replies by stamp instead (``replies``): the key is the post's id
 and number and its ``view_version``, a counter the database's triggers move on every change
 to what the post shows (migration 0013 lists them), so the page needs neither the replies'
@@ -33,7 +37,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from imageboard.boards import OpeningStamp, PostStamp, PostView, ThreadState
+from imageboard.boards import BoardView, CatalogEntry, OpeningStamp, PostStamp, PostView, ThreadState
 from imageboard.core.errors import NotFound
 from imageboard.core.i18n import current_language
 
@@ -49,6 +53,8 @@ _scalars = attrgetter(*(f.name for f in dataclasses.fields(PostView) if f.name n
 
 # The post macro: it returns Markup (the templates autoescape), kept as it is.
 RenderPost = Callable[[PostView, str, ThreadState | None, bool], Markup]
+# The catalog card macro.
+RenderCard = Callable[[CatalogEntry, BoardView], Markup]
 # BoardsService.thread_posts for one thread: (post id, view_version, view) of the posts asked for.
 LoadPosts = Callable[[Sequence[int]], Awaitable[list[tuple[int, int, PostView]]]]
 
@@ -88,6 +94,19 @@ class PostFragments:
         if html is None:
             html = render(post, board, thread_state, link_thread)
             self._put(key, html, len(html) + len(post.comment_html) + len(post.comment) + ENTRY_OVERHEAD)
+        return html
+
+    def card(self, render: RenderCard, entry: CatalogEntry, board: BoardView) -> Markup:
+        """A catalog card as rendered before for the same thread state, first file and excerpt
+        (all a card shows besides the board's address); staff catalogs render it afresh."""
+        if self.staff.get() is not None:
+            return render(entry, board)
+        files = entry.op.files
+        key = ("card", current_language(), board.uri, entry.state, files[0] if files else None, entry.excerpt)
+        html = self._get(key)
+        if html is None:
+            html = render(entry, board)
+            self._put(key, html, len(html) + len(entry.excerpt) + ENTRY_OVERHEAD)
         return html
 
     async def opening(
@@ -162,6 +181,14 @@ class PostFragments:
             return self(render, post, board, thread_state, link_thread)
 
         return post
+
+    def bind_card(self, render: RenderCard) -> Callable[[CatalogEntry, BoardView], Markup]:
+        """``catalog_card(entry, board)`` for the templates."""
+
+        def catalog_card(entry: CatalogEntry, board: BoardView) -> Markup:
+            return self.card(render, entry, board)
+
+        return catalog_card
 
     def clear(self) -> None:
         self._entries.clear()

@@ -155,3 +155,54 @@ async def test_the_opening_post_by_stamp_is_loaded_when_its_version_or_the_threa
     version[0] = 2
     with pytest.raises(NotFound):
         await fragments.opening(render, "b", opening(), _state(), load)
+
+
+def test_a_catalog_card_is_rendered_again_only_when_its_thread_shows_something_new() -> None:
+    from types import SimpleNamespace
+
+    from imageboard.boards import CatalogEntry
+    from imageboard.media.schemas import FileView
+
+    set_language("en")
+    staff: ContextVar[object | None] = ContextVar("staff", default=None)
+    fragments = PostFragments(staff)
+    calls: list[int] = []
+
+    def render(entry: CatalogEntry, board: Any) -> Markup:
+        calls.append(entry.state.no)
+        return Markup("<li>%s %s</li>") % (board.uri, entry.state.reply_count)
+
+    board, other = SimpleNamespace(uri="b"), SimpleNamespace(uri="g")
+    picture = FileView(
+        tim=1, filename="cat", ext=".jpg", kind="image", mime="image/jpeg", size=10, width=8, height=6,
+        thumb_width=8, thumb_height=6, md5_base64="", sha256="", spoiler=False, duration=None, has_audio=None,
+        url="/media/b/1.jpg", thumb_url="/media/b/1s.jpg",
+    )  # fmt: skip
+    entry = CatalogEntry(state=_state(), op=_post(1, files=[picture]), excerpt="hi")
+    first = fragments.card(render, entry, board)  # type: ignore[arg-type]
+    assert fragments.card(render, entry, board) == first and calls == [1]  # type: ignore[arg-type]
+    # What the card shows changed: the count, a badge, the first file, the excerpt; or the
+    # board it is shown on, or the language.
+    for changed in (
+        dataclasses.replace(entry, state=_state(reply_count=2)),
+        dataclasses.replace(entry, state=_state(locked=True)),
+        dataclasses.replace(entry, op=_post(1, files=[dataclasses.replace(picture, spoiler=True)])),
+        dataclasses.replace(entry, op=_post(1)),
+        dataclasses.replace(entry, excerpt="hello"),
+    ):
+        fragments.card(render, changed, board)  # type: ignore[arg-type]
+    fragments.card(render, entry, other)  # type: ignore[arg-type]
+    assert len(calls) == 7
+    set_language("de")
+    fragments.card(render, entry, board)  # type: ignore[arg-type]
+    set_language("en")
+    # What it does not show: the opening post's other fields.
+    fragments.card(render, dataclasses.replace(entry, op=_post(1, files=[picture], edited_at=NOW)), board)  # type: ignore[arg-type]
+    assert len(calls) == 8
+    token = staff.set(object())
+    try:
+        fragments.card(render, entry, board)  # type: ignore[arg-type]
+        fragments.card(render, entry, board)  # type: ignore[arg-type]
+    finally:
+        staff.reset(token)
+    assert len(calls) == 10
