@@ -29,9 +29,9 @@ def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]
 
 _ATTACHMENTS = cast(Table, Attachment.__table__)
 _BLOBS = cast(Table, MediaBlob.__table__)
-# Files waiting for a worker, spelled as ix_attachments_processing's predicate: a bound
-# parameter in its place hides the partial index from SQLite (and from PostgreSQL's generic
-# plans of prepared statements), and every post with files would then scan every attachment.
+# Files waiting for a worker, spelled as ix_attachments_processing's predicate: with a bound
+# value in its place SQLite prepares the statement again on every run to see whether the
+# partial index applies, and PostgreSQL's generic plans of a prepared statement cannot use it.
 _WAITING = Attachment.status == literal_column("'processing'")
 
 
