@@ -60,7 +60,7 @@ LoadPosts = Callable[[Sequence[int]], Awaitable[list[tuple[int, int, PostView]]]
 
 
 class PostFragments:
-    """An LRU of rendered posts, bounded in bytes."""
+    """An LRU of rendered posts and catalog cards, bounded in bytes."""
 
     def __init__(self, staff: ContextVar[Any], *, max_bytes: int = FRAGMENT_BYTES) -> None:
         self.staff = staff
