@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import secrets
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import Environment
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -23,6 +25,9 @@ THEME_COOKIE = "theme"
 # The signed-in staff session of the page being rendered. Macros imported into a template do
 # not see its context, so components (the post's mod menu) read it through `current_staff()`.
 _STAFF: ContextVar[SessionInfo | None] = ContextVar("staff", default=None)
+# Where a spliced part goes in a rendered page (see PageRenderer.render): a comment no
+# escaped text can contain, with a per-process nonce besides.
+_SLOT = "<!--slot:{name}:" + secrets.token_hex(8) + "-->"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +47,18 @@ class PageRenderer:
         self.fragments = PostFragments(_STAFF)
         env.globals["post_fragment"] = self.fragments
 
-    async def render(self, request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+    async def render(
+        self,
+        request: Request,
+        template: str,
+        *,
+        status_code: int = 200,
+        spliced: Mapping[str, bytes] | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
+        """``template`` rendered with ``context``; each ``spliced`` part is UTF-8 HTML that the
+        template shows as the variable of that name, put into the encoded page as it is
+        rather than rendered through a string (a thread's 300 replies: web.fragments)."""
         # Staff see moderation controls: such pages are private (web.caching never caches
         # a request that carries the session cookie); anonymous pages carry no visitor data.
         try:
@@ -53,9 +69,11 @@ class PageRenderer:
                 raise
             # The error page of "the database is away" must not need the database itself.
             staff, nav_boards = None, []
+        # The slot is our own constant markup, never text from a request.
+        slots = {name: Markup(_SLOT.format(name=name) if part else "") for name, part in (spliced or {}).items()}  # noqa: S704
         token = _STAFF.set(staff)
         try:
-            body = self.env.get_template(template).render(
+            page = self.env.get_template(template).render(
                 staff=staff,
                 site=self.site,
                 nav_boards=nav_boards,
@@ -64,9 +82,11 @@ class PageRenderer:
                 dev=self.dev,
                 path=request.url.path,
                 **context,
+                **slots,
             )
         finally:
             _STAFF.reset(token)
+        body = _splice(page, {name: part for name, part in spliced.items() if part}) if spliced else page
         return HTMLResponse(body, status_code=status_code)
 
     async def staff_of(self, request: Request) -> SessionInfo | None:
@@ -88,8 +108,21 @@ class PageRenderer:
         opening = await self.fragments.opening(post_body, uri, outline.op, outline.state, load)
         replies = await self.fragments.replies(post_body, uri, outline.replies, load)
         return await self.render(
-            request, "pages/thread.html", thread=outline, op_html=opening, replies_html=replies, **context
+            request, "pages/thread.html", thread=outline, op_html=opening, spliced={"replies_html": replies}, **context
         )
+
+
+def _splice(page: str, parts: Mapping[str, bytes]) -> bytes:
+    """``page`` as UTF-8, each part in place of its slot."""
+    placed = sorted((page.find(_SLOT.format(name=name)), name) for name in parts)
+    if placed and placed[0][0] < 0:
+        raise RuntimeError(f"the page shows no {placed[0][1]} to splice into")
+    pieces, start = [], 0
+    for at, name in placed:
+        pieces += [page[start:at].encode(), parts[name]]
+        start = at + len(_SLOT.format(name=name))
+    pieces.append(page[start:].encode())
+    return b"".join(pieces)
 
 
 def _theme(request: Request) -> str:
