@@ -87,15 +87,6 @@ def _posters(rows: Sequence[Any]) -> int:
     return len(addresses) - (None in addresses and "" in addresses)
 
 
-_POST_TEXT = select(POSTS.c.subject, POSTS.c.comment).where(POSTS.c.id == bindparam("post_id"))
-
-
-async def post_text(session: AnySession, post_id: int) -> tuple[str, str] | None:
-    """A post's subject and comment, as written (None when it is gone)."""
-    row = (await session.execute(_POST_TEXT, {"post_id": post_id})).one_or_none()
-    return (row[0], row[1]) if row is not None else None
-
-
 _THREAD_POST_VIEWS_BY_ID = (
     select(POSTS.c.id, POSTS.c.view_version, *POST_VIEW_COLUMNS)
     .where(

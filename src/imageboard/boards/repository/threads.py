@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Row, Update, and_, bindparam, case, delete, func, select, update
 
 from imageboard.boards.models import Post, Thread
-from imageboard.boards.repository.columns import BOARDS, THREAD_STATE_COLUMNS, THREADS, AnySession
+from imageboard.boards.repository.columns import BOARDS, POSTS, THREAD_STATE_COLUMNS, THREADS, AnySession
 from imageboard.boards.schemas import ThreadState
 from imageboard.core.db import WriteSession
 
@@ -112,23 +112,33 @@ async def _thread_states(session: AnySession, uri: str, query: Any) -> ThreadSta
 # Built once: the thread page's first query; a new statement object on every call costs
 # its cache key and the matching of its result columns to the cached compilation's.
 _BOARD_WITH_THREAD = (
-    select(BOARDS, THREADS.c.id.label("thread_id"), *(c.label(f"thread_{c.key}") for c in THREAD_STATE_COLUMNS))
+    select(
+        BOARDS,
+        THREADS.c.id.label("thread_id"),
+        *(c.label(f"thread_{c.key}") for c in THREAD_STATE_COLUMNS),
+        POSTS.c.subject.label("op_subject"),
+        POSTS.c.comment.label("op_comment"),
+    )
     .outerjoin(
         THREADS,
         and_(THREADS.c.board_id == BOARDS.c.id, THREADS.c.no == bindparam("thread_no"), THREADS.c.held.is_(False)),
     )
+    # A bare ``is_op`` (not ``IS true``) lets PostgreSQL use the partial index ix_posts_opening.
+    .outerjoin(POSTS, and_(POSTS.c.thread_id == THREADS.c.id, POSTS.c.is_op))
     .where(BOARDS.c.uri == bindparam("uri"))
 )
+_STATE_END = len(BOARDS.c) + 1 + len(THREAD_STATE_COLUMNS)
 
 
 async def board_with_thread(session: AnySession, uri: str, no: int) -> tuple[Row[Any] | None, ThreadStates]:
-    """The board's columns (as ``board_record``) and its visible thread ``no`` as {id: state},
-    in one query: the thread page's first round trip."""
+    """The board's columns (as ``board_record``), then ``op_subject`` and ``op_comment``, the
+    text of the thread's opening post (a thread page's title), and its visible thread ``no``
+    as {id: state}, in one query: the thread page's first round trip."""
     row = (await session.execute(_BOARD_WITH_THREAD, {"uri": uri, "thread_no": no})).one_or_none()
     if row is None:
         return None, {}
-    values = row[len(BOARDS.c) :]
-    return row, ({} if values[0] is None else {values[0]: ThreadState(uri, *values[1:])})
+    thread_id, *state = row[len(BOARDS.c) : _STATE_END]
+    return row, ({} if thread_id is None else {thread_id: ThreadState(uri, *state)})
 
 
 async def live_thread_states(session: AnySession, board_id: int, uri: str, *, offset: int, limit: int) -> ThreadStates:

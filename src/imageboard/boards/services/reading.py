@@ -116,11 +116,10 @@ class ReadingMixin(BoardsBase):
         async with self.db.reader() as session:
             board, thread_id, state = await _board_with_thread_or_404(session, uri, no)
             stamps, posters = await repo.thread_post_stamps(session, thread_id)
-            # Read apart from the stamps: on PostgreSQL a deletion may commit in between.
-            text = await repo.post_text(session, stamps[0].id) if stamps else None
-        if text is None:
+        # On PostgreSQL the thread may be deleted between the two statements.
+        if not stamps or board.op_comment is None:
             raise NotFound(f"Thread No.{no} does not exist on /{uri}/.", code="thread_not_found")
-        op = OpeningStamp(stamps[0], *text)
+        op = OpeningStamp(stamps[0], board.op_subject, board.op_comment)
         return ThreadOutline(board=board_view(board), state=state, op=op, replies=stamps[1:], unique_posters=posters)
 
     async def thread_posts(self, uri: str, no: int, post_ids: Sequence[int]) -> list[tuple[int, int, PostView]]:
