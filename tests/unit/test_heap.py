@@ -7,10 +7,11 @@ import gc
 import pytest
 
 from imageboard import asgi
-from imageboard.core.heap import freeze_startup_objects
+from imageboard.core.heap import YOUNG_THRESHOLD, freeze_startup_objects
 
 
 def test_the_live_heap_leaves_the_collectors_generations() -> None:
+    threshold = gc.get_threshold()
     try:
         tracked = len(gc.get_objects())
         freeze_startup_objects()
@@ -18,8 +19,12 @@ def test_the_live_heap_leaves_the_collectors_generations() -> None:
         # and a full collection no longer walks it.
         assert gc.get_freeze_count() >= tracked // 2
         assert len(gc.get_objects()) < tracked // 10
+        # Young collections come after YOUNG_THRESHOLD new objects; the older ratios stay.
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, *threshold[1:])
+        assert threshold[0] < YOUNG_THRESHOLD
     finally:
         gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 def test_the_asgi_entry_point_freezes_after_building_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
