@@ -150,6 +150,17 @@ async def test_language_from_accept_language_and_cookie(app_client: httpx.AsyncC
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "theme"
 
 
+async def test_the_scripts_strings_are_in_the_pages_language(app_client: httpx.AsyncClient) -> None:
+    """The scripts' strings are rendered once per language and kept (web.templating's
+    PerLanguage): each page still gets them in its own language, whatever came before."""
+    for _ in range(2):
+        for language, option in (("de", "Threads automatisch aktualisieren"), ("en", "Update threads automatically")):
+            page = (await app_client.get("/b/", headers={"accept-language": language})).text
+            strings = page[page.index('<div id="ib-strings"') :]
+            assert f'data-opt-auto-update="{option}"' in strings[: strings.index("</div>")], language
+            assert page.count('id="ib-strings"') == 1 and page.rstrip().endswith("</div>\n</body>\n</html>")
+
+
 async def test_help_and_gallery(app_client: httpx.AsyncClient) -> None:
     help_page = await app_client.get("/help")
     assert help_page.status_code == 200 and 'id="markup"' in help_page.text and "[spoiler]" in help_page.text
