@@ -2,6 +2,7 @@
 
 from imageboard.media.limits import MediaLimits, describe_allowed
 from imageboard.media.phash import perceptual_hash
+from imageboard.media.refusals import refuse_unlisted_kinds
 from imageboard.media.schemas import FileView, IngestedFile, MediaKind, StoredFile
 from imageboard.media.service import MediaService
 from imageboard.media.storage import BlobStorage, make_storage, storage_from_settings
@@ -17,5 +18,6 @@ __all__ = [
     "describe_allowed",
     "make_storage",
     "perceptual_hash",
+    "refuse_unlisted_kinds",
     "storage_from_settings",
 ]

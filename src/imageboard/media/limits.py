@@ -29,6 +29,11 @@ class MediaLimits:
     max_animation_pixels: int = 250_000_000
 
 
+def allowed_kinds(setting: str) -> frozenset[str]:
+    """A board's ``allowed_media`` setting ("jpg,png,gif") as the set of types it takes."""
+    return frozenset(kind for kind in setting.split(",") if kind)
+
+
 def describe_allowed(allowed: frozenset[str]) -> str:
     """The allowed types in a stable order, for messages: "JPG, PNG, GIF"."""
     names = [name.upper() for name in KNOWN_TYPES if name in allowed]

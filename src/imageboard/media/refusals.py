@@ -6,8 +6,11 @@ All of them concern the form field ``upfile``. Status codes come from the error 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from imageboard.core.errors import InvalidInput, TooLarge, UnsupportedMedia
-from imageboard.media.limits import MediaLimits, describe_allowed
+from imageboard.media.limits import MediaLimits, allowed_kinds, describe_allowed
+from imageboard.media.schemas import IngestedFile
 
 FIELD = "upfile"
 
@@ -29,11 +32,22 @@ def file_too_big(size: int, limits: MediaLimits) -> TooLarge:
     )
 
 
-def not_allowed(limits: MediaLimits, what: str | None = None) -> UnsupportedMedia:
-    message = f"This file type is not allowed on this board: allowed are {describe_allowed(limits.allowed)}."
+def not_allowed(limits: MediaLimits, what: str | None = None, *, board: str | None = None) -> UnsupportedMedia:
+    where = f"/{board}/" if board else "this board"
+    message = f"This file type is not allowed on {where}: allowed are {describe_allowed(limits.allowed)}."
     if what:
         message += f" (The file is {what}.)"
     return UnsupportedMedia(message, field=FIELD)
+
+
+def refuse_unlisted_kinds(files: Sequence[IngestedFile], *, allowed_media: str, board: str) -> None:
+    """Refuse checked files of a type the board's ``allowed_media`` no longer lists: its
+    settings may change between an upload's checks and the post's write."""
+    limits = MediaLimits(allowed=allowed_kinds(allowed_media))
+    for file in files:
+        kind = file.ext.removeprefix(".")
+        if kind not in limits.allowed:
+            raise not_allowed(limits, f"of type {kind.upper()}", board=board)
 
 
 def damaged(detail: str | None = None) -> InvalidInput:

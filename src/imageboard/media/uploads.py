@@ -15,7 +15,7 @@ from typing import BinaryIO, Protocol
 from starlette.datastructures import UploadFile
 
 from imageboard.core.errors import InvalidInput, TooLarge
-from imageboard.media.limits import MediaLimits
+from imageboard.media.limits import MediaLimits, allowed_kinds
 from imageboard.media.schemas import IngestedFile
 from imageboard.media.service import MediaService, storage_full
 
@@ -36,7 +36,7 @@ class SiteMediaLimits:
 
     def for_board(self, *, allowed_media: str, max_file_mb: int) -> MediaLimits:
         return MediaLimits(
-            allowed=frozenset(kind for kind in allowed_media.split(",") if kind),
+            allowed=allowed_kinds(allowed_media),
             max_file_bytes=max_file_mb * MIB,
             max_pixels=self.max_pixels,
             max_dimension=self.max_dimension,

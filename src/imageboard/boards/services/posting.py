@@ -17,11 +17,11 @@ from imageboard.boards.services.quoting import render_quoting
 from imageboard.boards.services.views import public_post
 from imageboard.boards.tripcodes import sign
 from imageboard.core.db import WriteSession
-from imageboard.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, UnsupportedMedia
+from imageboard.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from imageboard.core.geoip import country_of
 from imageboard.events import PostCreated as PostCreatedEvent
 from imageboard.events import ThreadArchived, ThreadPruned, ThreadUpdated
-from imageboard.media import IngestedFile, describe_allowed
+from imageboard.media import IngestedFile, refuse_unlisted_kinds
 
 MAX_NAME = 100
 MAX_SUBJECT = 100
@@ -182,7 +182,7 @@ class PostingMixin(BoardsBase):
         if len(new.files) > board.max_files:
             raise InvalidInput(f"Too many files: at most {board.max_files} per post on /{board.uri}/.", field="upfile")
         if new.files:
-            self._check_kinds(board, new.files)
+            refuse_unlisted_kinds(new.files, allowed_media=board.allowed_media, board=board.uri)
         if new.thread_no == 0:
             if board.require_subject and not new.subject.strip():
                 raise InvalidInput("A new thread needs a subject.", field="sub")
@@ -190,19 +190,6 @@ class PostingMixin(BoardsBase):
                 raise InvalidInput("A new thread needs a file.", field="upfile")
         if not comment and not has_files:
             raise InvalidInput("The post is empty: write a comment or attach a file.", field="com")
-
-    @staticmethod
-    def _check_kinds(board: BoardRow, files: Sequence[IngestedFile]) -> None:
-        """The files were checked against the board's settings of a few seconds ago; its
-        allowed kinds may have changed since."""
-        allowed = frozenset(board.allowed_media.split(","))
-        for file in files:
-            if file.ext.removeprefix(".") not in allowed:
-                raise UnsupportedMedia(
-                    f"This file type is not allowed on /{board.uri}/: allowed are {describe_allowed(allowed)}. "
-                    f"(The file is of type {file.ext.removeprefix('.').upper()}.)",
-                    field="upfile",
-                )
 
     async def _thread_for(
         self, session: WriteSession, board: BoardRow, draft: _Draft, number: int, now: datetime
