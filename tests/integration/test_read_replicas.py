@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from imageboard.app import create_app
 from imageboard.boards import BoardSpec, BoardsService
 from imageboard.config import Settings
-from imageboard.core.db import Database
+from imageboard.core.db import Database, read_from_primary
 from imageboard.core.migrate import upgrade
 
 from ..conftest import _admin, _postgres_url
@@ -71,3 +72,25 @@ async def test_writes_go_to_the_primary_and_reads_to_the_replica(site: httpx.Asy
     site.cookies.clear()
     site.cookies.set("ib_wrote", "1")  # a time long past
     assert (await site.get(f"/b/thread/{no}")).status_code == 404
+
+
+async def test_the_table_reader_chooses_its_database_as_the_session_reader_does(
+    primary_and_replica: tuple[str, str],
+) -> None:
+    primary, replica = primary_and_replica
+    database = Database(primary, replica_url=replica)
+    where = text("SELECT current_database()")
+    try:
+        async with database.table_reader() as connection:
+            assert (await connection.execute(where)).scalar_one() == replica.rsplit("/", 1)[1]
+        async with database.table_reader(primary=True) as connection:
+            assert (await connection.execute(where)).scalar_one() == primary.rsplit("/", 1)[1]
+        marked = read_from_primary.set(True)  # a client who has just written
+        try:
+            async with database.table_reader() as connection, database.reader() as session:
+                assert (await connection.execute(where)).scalar_one() == primary.rsplit("/", 1)[1]
+                assert (await session.execute(where)).scalar_one() == primary.rsplit("/", 1)[1]
+        finally:
+            read_from_primary.reset(marked)
+    finally:
+        await database.dispose()

@@ -22,7 +22,7 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
 from imageboard.core.errors import ServiceUnavailable
@@ -62,6 +62,11 @@ class WriteSession(AsyncSession):
         """Run ``callback`` when the unit of work ends without error, just before the commit,
         in the transaction: for rows best written together at the end (a batch of events)."""
         self.info.setdefault("before_commit", []).append(callback)
+
+
+# What a query that runs table statements only (columns of tables, no entities) can be given:
+# any session, or the bare connection of ``Database.table_reader``.
+TableReads = ReadSession | WriteSession | AsyncSession | AsyncConnection
 
 
 def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
@@ -204,6 +209,19 @@ class Database:
         try:
             async with factory() as session, session.begin():
                 yield session
+        except Exception as exc:
+            _raise_if_unreachable(exc, writing=False)
+            raise
+
+    @asynccontextmanager
+    async def table_reader(self, *, primary: bool = False) -> AsyncIterator[AsyncConnection]:
+        """``reader`` without the ORM: a connection for table statements only (``TableReads``),
+        chosen as ``reader`` chooses. For the hottest pages: an ORM session's begin, commit and
+        execution bookkeeping cost more than SQLite takes to answer a page's two queries."""
+        engine = self.primary_read_engine if primary or read_from_primary.get() else self.read_engine
+        try:
+            async with engine.connect() as connection:
+                yield connection
         except Exception as exc:
             _raise_if_unreachable(exc, writing=False)
             raise

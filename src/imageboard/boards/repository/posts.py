@@ -12,7 +12,7 @@ from sqlalchemy import CompoundSelect, and_, bindparam, delete, insert, or_, sel
 from imageboard.boards.models import Board, Post, PostQuote, Thread
 from imageboard.boards.repository.columns import POST_VIEW_COLUMNS, POSTS, AnySession
 from imageboard.boards.schemas import PostStamp, PostView, ThreadState
-from imageboard.core.db import WriteSession
+from imageboard.core.db import TableReads, WriteSession
 
 # --- posts ------------------------------------------------------------------------------
 
@@ -73,7 +73,7 @@ _THREAD_POST_STAMPS = (
 )
 
 
-async def thread_post_stamps(session: AnySession, thread_id: int) -> tuple[list[PostStamp], int]:
+async def thread_post_stamps(session: TableReads, thread_id: int) -> tuple[list[PostStamp], int]:
     """The visible posts of a thread as stamps, in order, and how many posters wrote them."""
     rows = (await session.execute(_THREAD_POST_STAMPS, {"thread_id": thread_id})).all()
     return [PostStamp(post_id, no, view_version) for post_id, no, view_version, _ in rows], _posters(rows)

@@ -12,7 +12,7 @@ from sqlalchemy import Row, Update, and_, bindparam, case, delete, func, select,
 from imageboard.boards.models import Post, Thread
 from imageboard.boards.repository.columns import BOARDS, POSTS, THREAD_STATE_COLUMNS, THREADS, AnySession
 from imageboard.boards.schemas import ThreadState
-from imageboard.core.db import WriteSession
+from imageboard.core.db import TableReads, WriteSession
 
 # --- threads ----------------------------------------------------------------------------
 
@@ -130,7 +130,7 @@ _BOARD_WITH_THREAD = (
 _STATE_END = len(BOARDS.c) + 1 + len(THREAD_STATE_COLUMNS)
 
 
-async def board_with_thread(session: AnySession, uri: str, no: int) -> tuple[Row[Any] | None, ThreadStates]:
+async def board_with_thread(session: TableReads, uri: str, no: int) -> tuple[Row[Any] | None, ThreadStates]:
     """The board's columns (as ``board_record``), then ``op_subject`` and ``op_comment``, the
     text of the thread's opening post (a thread page's title), and its visible thread ``no``
     as {id: state}, in one query: the thread page's first round trip."""

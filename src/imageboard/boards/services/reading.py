@@ -25,7 +25,7 @@ from imageboard.boards.schemas import (
 from imageboard.boards.services.base import BoardRow, BoardsBase, board_record_or_404
 from imageboard.boards.services.views import board_view
 from imageboard.core.cache import Memo
-from imageboard.core.db import ReadSession, read_from_primary
+from imageboard.core.db import ReadSession, TableReads, read_from_primary
 from imageboard.core.errors import NotFound
 from imageboard.media import MediaService
 
@@ -113,7 +113,7 @@ class ReadingMixin(BoardsBase):
     async def thread_outline(self, uri: str, no: int) -> ThreadOutline:
         """The thread page with its posts as stamps (see ``ThreadOutline``): (id, number,
         view_version) each, and the opening post's subject and comment for the title."""
-        async with self.db.reader() as session:
+        async with self.db.table_reader() as session:
             board, thread_id, state = await _board_with_thread_or_404(session, uri, no)
             stamps, posters = await repo.thread_post_stamps(session, thread_id)
         # On PostgreSQL the thread may be deleted between the two statements.
@@ -206,7 +206,7 @@ async def _previews(
     ]
 
 
-async def _board_with_thread_or_404(session: ReadSession, uri: str, no: int) -> tuple[BoardRow, int, ThreadState]:
+async def _board_with_thread_or_404(session: TableReads, uri: str, no: int) -> tuple[BoardRow, int, ThreadState]:
     board, found = await repo.board_with_thread(session, uri, no)
     if board is None:
         raise NotFound(f"There is no board /{uri}/.", code="board_not_found")
