@@ -15,7 +15,7 @@ from markupsafe import Markup
 from imageboard.boards import Backlink, OpeningStamp, PostStamp, PostView, ThreadState
 from imageboard.core.errors import NotFound
 from imageboard.core.i18n import set_language
-from imageboard.web.fragments import PostFragments
+from imageboard.web.fragments import ENTRY_OVERHEAD, PostFragments
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -124,6 +124,32 @@ async def test_replies_by_stamp_load_only_what_was_not_rendered_in_that_state() 
     versions[10] = 1
     await asyncio.gather(*(fragments.replies(render, "b", stamps(), load) for _ in range(2)))
     assert fragments._size == sum(size for _, size in fragments._entries.values())
+
+
+async def test_replies_found_by_stamp_count_as_hits_and_stay_kept_longest() -> None:
+    set_language("en")
+    render = Renderer()
+    entry = len("<article>10 hi 0 None</article>") + ENTRY_OVERHEAD
+    # Room for sixteen (a fragment over a sixteenth of the budget is never kept).
+    fragments = PostFragments(ContextVar("staff", default=None), max_bytes=16 * entry)
+    content = {i: _post(i - 90) for i in range(100, 117)}  # numbers 10-26: all the same size
+
+    async def load(ids: Sequence[int]) -> list[tuple[int, int, PostView]]:
+        return [(i, 0, content[i]) for i in ids]
+
+    def stamps(*ids: int) -> list[PostStamp]:
+        return [PostStamp(i, content[i].no, 0) for i in ids]
+
+    await fragments.replies(render, "b", stamps(*range(100, 116)), load)
+    assert (fragments.hits, fragments.misses) == (0, 16)
+    await fragments.replies(render, "b", stamps(100, 102), load)  # 101 is now the least recently used
+    assert (fragments.hits, fragments.misses) == (2, 16)
+    await fragments.replies(render, "b", stamps(116), load)  # a seventeenth: one must go
+    kept = {key[2] for key in fragments._entries}
+    assert kept == set(range(100, 117)) - {101}, sorted(kept)
+    page = await fragments.replies(render, "b", stamps(*range(100, 117)), load)
+    assert (fragments.hits, fragments.misses) == (18, 18) and render.calls == 18
+    assert [int(part.split()[0]) for part in page.decode().split("<article>")[1:]] == list(range(10, 27))
 
 
 async def test_the_opening_post_by_stamp_is_loaded_when_its_version_or_the_threads_state_moves() -> None:

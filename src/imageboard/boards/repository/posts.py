@@ -76,7 +76,12 @@ _THREAD_POST_STAMPS = (
 async def thread_post_stamps(session: TableReads, thread_id: int) -> tuple[list[PostStamp], int]:
     """The visible posts of a thread as stamps, in order, and how many posters wrote them."""
     rows = (await session.execute(_THREAD_POST_STAMPS, {"thread_id": thread_id})).all()
-    return [PostStamp(post_id, no, view_version) for post_id, no, view_version, _ in rows], _posters(rows)
+    return [_stamp(PostStamp, row[:3]) for row in rows], _posters(rows)
+
+
+# A PostStamp from a row's first three columns, made in C: the named tuple's own constructor
+# is Python code, and a 300-reply page made 300 (117 µs against 56).
+_stamp = tuple.__new__
 
 
 def _posters(rows: Sequence[Any]) -> int:
