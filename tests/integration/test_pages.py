@@ -152,7 +152,7 @@ async def test_language_from_accept_language_and_cookie(app_client: httpx.AsyncC
 
 async def test_the_scripts_strings_are_in_the_pages_language(app_client: httpx.AsyncClient) -> None:
     """The scripts' strings are rendered once per language and kept (web.templating's
-    PerLanguage): each page still gets them in its own language, whatever came before."""
+    KeptMacros): each page still gets them in its own language, whatever came before."""
     for _ in range(2):
         for language, option in (("de", "Threads automatisch aktualisieren"), ("en", "Update threads automatically")):
             page = (await app_client.get("/b/", headers={"accept-language": language})).text

@@ -77,6 +77,8 @@ class PageRenderer:
                 staff=staff,
                 site=self.site,
                 nav_boards=nav_boards,
+                nav_links=tuple((board.uri, board.title) for board in nav_boards),
+                nav_path=_nav_path(request.url.path),
                 theme=_theme(request),
                 lang=current_language(),
                 dev=self.dev,
@@ -123,6 +125,14 @@ def _splice(page: str, parts: Mapping[str, bytes]) -> bytes:
         start = at + len(_SLOT.format(name=name))
     pieces.append(page[start:].encode())
     return b"".join(pieces)
+
+
+def _nav_path(path: str) -> str:
+    """The path as far as the site's menus tell pages apart (components/site.html): a board's
+    index "/b/", any page under it "/b/*", else the path itself. The menus are kept per
+    value (``kept``), so every thread of a board shares one."""
+    first, slash, rest = path[1:].partition("/")
+    return f"/{first}/*" if slash and rest else path
 
 
 def _theme(request: Request) -> str:

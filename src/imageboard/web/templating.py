@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Hashable
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -79,22 +81,46 @@ def _template_ngettext(eval_ctx: EvalContext, singular: str, plural: str, num: i
     return translated % variables
 
 
-class PerLanguage:
-    """A template that shows nothing but the site's own text, rendered once per language and
-    kept (``script_strings()``: the scripts' 38 strings, on every page, were a tenth of a
-    thread page's template time). The languages are the site's few, so nothing is evicted."""
+# The macros ``kept()`` may keep, by name: each shows nothing but its arguments, the site's own
+# text in the request's language and the environment's fixed globals — never the page's
+# context (they are imported without it) nor a per-request global such as
+# ``current_staff()``. A macro added here must keep to that, and its arguments must be
+# immutable and hashable (a BoardView, strings, numbers, tuples).
+KEPT_MACROS = {
+    "board_banner": "components/board.html",
+    "board_nav": "components/board.html",
+    "rules_link": "components/board.html",
+    "post_form": "components/forms.html",
+    "delete_form": "components/forms.html",
+    "site_header": "components/site.html",
+    "site_footer": "components/site.html",
+    "script_strings": "components/script_strings.html",
+}
 
-    def __init__(self, env: Environment, template: str) -> None:
+
+class KeptMacros:
+    """``kept(name, *args)`` in a template: the macro rendered once per language and arguments
+    and kept, least recently used dropped first. A thread page's board banner, forms,
+    navigation and the site's header and footer were an eighth of its instructions, the
+    same on every view of the page; a key holds everything such a macro shows (the board's
+    whole view among it: a new post on the board renders them once more)."""
+
+    def __init__(self, env: Environment, *, max_entries: int = 2048) -> None:
         self.env = env
-        self.template = template
-        self._rendered: dict[str, Markup] = {}
+        self.max_entries = max_entries
+        self._rendered: OrderedDict[tuple[Any, ...], Markup] = OrderedDict()
 
-    def __call__(self) -> Markup:
-        language = current_language()
-        found = self._rendered.get(language)
-        if found is None:
-            # Rendered with autoescaping like any template: its output is safe markup.
-            found = self._rendered[language] = Markup(self.env.get_template(self.template).render())  # noqa: S704
+    def __call__(self, name: str, *args: Hashable) -> Markup:
+        key = (current_language(), name, *args)
+        found = self._rendered.get(key)
+        if found is not None:
+            self._rendered.move_to_end(key)
+            return found
+        macro = getattr(self.env.get_template(KEPT_MACROS[name]).module, name)
+        # A macro's output is markup already escaped by the template's autoescaping.
+        found = self._rendered[key] = Markup(macro(*args))  # noqa: S704
+        if len(self._rendered) > self.max_entries:
+            self._rendered.popitem(last=False)
         return found
 
 
@@ -114,6 +140,6 @@ def make_environment(*, globals_: dict[str, Any] | None = None) -> Environment:
     env.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext)
     env.filters["fourchan_time"] = fourchan_time
     env.filters["iso_time"] = iso_time
-    env.globals["script_strings"] = PerLanguage(env, "components/script_strings.html")
+    env.globals["kept"] = KeptMacros(env)
     env.globals.update(globals_ or {})
     return env

@@ -40,6 +40,17 @@ async def test_mod_menu_and_staff_styles_only_for_staff(site: Site) -> None:
     assert 'class="modmenu"' in index
     other = await site.staff("techmod", boards={"tech": BoardRole.MODERATOR})
     assert 'class="modmenu"' not in (await other.client.get(f"/b/thread/{op}")).text
+    # The post form and the header are kept per what they show (web.templating.kept): staff
+    # get the capcode box and the Staff link, and the anonymous page after them still does not.
+    for viewer, is_staff in ((moderator.client, True), (janitor.client, True), (None, False)):
+        if viewer is None:
+            async with site.client() as anon:
+                page = (await anon.get(f"/b/thread/{op}")).text
+        else:
+            page = (await viewer.get(f"/b/thread/{op}")).text
+        assert ('id="postform-capcode"' in page) is is_staff, is_staff
+        assert ('<a href="/staff"' in page) is is_staff, is_staff
+    assert 'id="postform-capcode"' not in public and '<a href="/staff"' not in public
     for staff in (janitor, moderator, other):
         await staff.client.aclose()
 
