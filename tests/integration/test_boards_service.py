@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from imageboard.boards import BoardSpec, BoardsService, NewPost
+from imageboard.core.cache import Memo
 from imageboard.core.db import Database
 from imageboard.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -339,3 +340,22 @@ async def test_board_page_previews_show_each_threads_last_replies_in_order(clock
         assert previews[no].replies == full.replies[-INDEX_REPLIES:], no
     assert [r.comment for r in previews[long].replies] == [f"long {n}" for n in range(3, INDEX_REPLIES + 3)]
     assert previews[long].omitted_posts == 3 and previews[empty].replies == []
+
+
+async def test_the_home_page_keeps_its_count_of_a_days_posts_a_while(database: Database) -> None:
+    clock = Clock()
+    service = BoardsService(database, secret=SECRET, clock=clock)
+    await _board(service)
+    op = await _thread(service)
+    [first] = await service.home()
+    assert (first.board.uri, first.posts_last_day) == ("b", 1) and first.last_post_at is not None
+    await service.create_post(NewPost(board="b", thread_no=op, comment="later", password="pw", ip="192.0.2.2"))
+    [kept] = await service.home()
+    assert kept.posts_last_day == 1  # the count is kept for DAY_COUNT_SECONDS...
+    assert kept.last_post_at is not None and kept.last_post_at > first.last_post_at  # ...the last time is not
+    service.day_counts = Memo(0.0)  # the kept count has run out
+    [fresh] = await service.home()
+    assert fresh.posts_last_day == 2
+    clock.now += timedelta(days=1)  # both posts are now more than a day old
+    [later] = await service.home()
+    assert later.posts_last_day == 0 and later.last_post_at == fresh.last_post_at

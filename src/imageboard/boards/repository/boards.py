@@ -62,27 +62,31 @@ async def count_boards(session: AnySession) -> int:
     return int((await session.execute(select(func.count()).select_from(Board))).scalar_one())
 
 
-async def board_activity(session: AnySession, since: datetime) -> dict[int, tuple[int, datetime | None]]:
-    """Posts per board since ``since``, and each board's last post time."""
+async def posts_per_board_since(session: AnySession, since: datetime) -> dict[str, int]:
+    """Visible posts per board (by address) since ``since``; boards without any are left out.
+    Walks the posts of that time: the caller keeps the answer a while (``home``)."""
     # Grouped by an expression, not the column: grouping by the column lets SQLite serve the
     # GROUP BY from the (board_id, no) index and walk every post of the site; this way it
     # reads only the range of ix_posts_created_at, which also holds board_id and held.
-    board = (Post.board_id + 0).label("board_id")
+    board_id = (Post.board_id + 0).label("board_id")
     recent = (
-        select(board, func.count().label("n"))
+        select(board_id, func.count().label("n"))
         .where(Post.created_at >= since, Post.held.is_(False))
-        .group_by(board)
+        .group_by(board_id)
+        .subquery()
     )
+    query = select(Board.uri, recent.c.n).join(recent, recent.c.board_id == Board.id)
+    return {uri: int(n) for uri, n in await session.execute(query)}
+
+
+async def last_post_times(session: AnySession) -> dict[str, datetime | None]:
+    """Each board's last post time, by address (None: no post yet)."""
     # Post numbers grow with time, so a board's last post is the one numbered last_post_no:
     # one unique-index lookup per board instead of a scan of every post.
-    last = select(Board.id, Post.created_at).outerjoin(
+    query = select(Board.uri, Post.created_at).outerjoin(
         Post, and_(Post.board_id == Board.id, Post.no == Board.last_post_no)
     )
-    counts = {row.board_id: int(row.n) for row in await session.execute(recent)}
-    activity: dict[int, tuple[int, datetime | None]] = {}
-    for board_id, last_at in await session.execute(last):
-        activity[board_id] = (counts.get(board_id, 0), last_at)
-    return activity
+    return {row.uri: row.created_at for row in await session.execute(query)}
 
 
 async def add_board(session: WriteSession, board: Board) -> Board:
