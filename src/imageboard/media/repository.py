@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from imageboard.core.db import ReadSession, WriteSession
+from imageboard.core.db import ReadSession, TableReads, WriteSession
 from imageboard.media.models import Attachment, MediaBlob
 
 AnySession = ReadSession | WriteSession | AsyncSession
@@ -159,7 +159,7 @@ _FILE_RECORD = (
 )  # fmt: skip
 
 
-async def file_records_of_posts(session: AnySession, post_ids: Sequence[int]) -> list[Row[Any]]:
+async def file_records_of_posts(session: TableReads, post_ids: Sequence[int]) -> list[Row[Any]]:
     """The files of those posts as the pages show them, ordered by post and position: table
     rows, not entities — a thread page or a catalog reads hundreds, and loading each as two
     entities cost more than the query."""

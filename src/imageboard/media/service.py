@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Row
 
 from imageboard.core.clock import utcnow
-from imageboard.core.db import Database, ReadSession, WriteSession
+from imageboard.core.db import Database, ReadSession, TableReads, WriteSession
 from imageboard.core.errors import InsufficientStorage
 from imageboard.media import repository as repo
 from imageboard.media.models import Attachment, MediaBlob
@@ -221,9 +221,7 @@ class MediaService(MediaUpkeep):
 
     # --- reading ----------------------------------------------------------------------
 
-    async def files_for_posts(
-        self, session: ReadSession | WriteSession, post_ids: Sequence[int]
-    ) -> dict[int, list[FileView]]:
+    async def files_for_posts(self, session: TableReads, post_ids: Sequence[int]) -> dict[int, list[FileView]]:
         files: dict[int, list[FileView]] = {}
         if not post_ids:
             return files

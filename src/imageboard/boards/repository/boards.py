@@ -7,11 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from imageboard.boards.models import Board, Post, Thread
 from imageboard.boards.repository.columns import BOARDS, AnySession
-from imageboard.core.db import WriteSession
+from imageboard.core.db import TableReads, WriteSession
 
 # --- boards -----------------------------------------------------------------------------
 
@@ -36,12 +35,12 @@ async def lock_boards(session: WriteSession, board_ids: Iterable[int]) -> None:
 _BOARD_RECORD = select(BOARDS).where(BOARDS.c.uri == bindparam("uri"))
 
 
-async def board_record(session: AnySession, uri: str) -> Row[Any] | None:
+async def board_record(session: TableReads, uri: str) -> Row[Any] | None:
     """The board's columns, for reading (``service.board_view`` takes it like an entity)."""
     return (await session.execute(_BOARD_RECORD, {"uri": uri})).one_or_none()
 
 
-async def board_records(session: AnySession) -> Sequence[Row[Any]]:
+async def board_records(session: TableReads) -> Sequence[Row[Any]]:
     return (await session.execute(select(Board.__table__).order_by(Board.uri))).all()
 
 
@@ -139,16 +138,16 @@ async def touch_threads(session: WriteSession, threads: Iterable[tuple[str, int]
         await session.execute(query)
 
 
-async def board_version(session: AnySession | AsyncConnection, uri: str) -> datetime | None:
+async def board_version(session: TableReads, uri: str) -> datetime | None:
     """When anything on the board last changed (every write touches it)."""
     return (await session.execute(select(Board.updated_at).where(Board.uri == uri))).scalar_one_or_none()
 
 
-async def site_version(session: AnySession | AsyncConnection) -> datetime | None:
+async def site_version(session: TableReads) -> datetime | None:
     return (await session.execute(select(func.max(Board.updated_at)))).scalar_one_or_none()
 
 
-async def thread_version(session: AnySession | AsyncConnection, uri: str, no: int) -> datetime | None:
+async def thread_version(session: TableReads, uri: str, no: int) -> datetime | None:
     query = select(Thread.updated_at).join(Board, Board.id == Thread.board_id).where(Board.uri == uri, Thread.no == no)
     return (await session.execute(query)).scalar_one_or_none()
 

@@ -54,7 +54,7 @@ _THREAD_POST_VIEWS = (
 )
 
 
-async def thread_post_views(session: AnySession, thread_id: int, uri: str, thread_no: int) -> tuple[PostViews, int]:
+async def thread_post_views(session: TableReads, thread_id: int, uri: str, thread_no: int) -> tuple[PostViews, int]:
     """The visible posts of a thread, in order, and how many posters (addresses) wrote them."""
     views: PostViews = []
     addresses = set()
@@ -104,7 +104,7 @@ _THREAD_POST_VIEWS_BY_ID = (
 
 
 async def thread_post_views_by_id(
-    session: AnySession, thread_id: int, uri: str, thread_no: int, post_ids: Sequence[int]
+    session: TableReads, thread_id: int, uri: str, thread_no: int, post_ids: Sequence[int]
 ) -> list[tuple[int, int, PostView]]:
     """(post id, view_version, view) of those visible posts of the thread, in order. Asked
     for in batches: a thread has no upper bound on its posts, a statement on its parameters
@@ -120,7 +120,7 @@ async def thread_post_views_by_id(
 
 
 async def opening_post_views(
-    session: AnySession, threads: Mapping[int, ThreadState]
+    session: TableReads, threads: Mapping[int, ThreadState]
 ) -> dict[int, tuple[int, PostView]]:
     """The opening post of each thread (by thread id) that has a visible one."""
     if not threads:
@@ -159,7 +159,7 @@ def _tails(threads: int, count: int) -> CompoundSelect[Any]:
     return query
 
 
-async def last_reply_views(session: AnySession, threads: Mapping[int, ThreadState], count: int) -> dict[int, PostViews]:
+async def last_reply_views(session: TableReads, threads: Mapping[int, ThreadState], count: int) -> dict[int, PostViews]:
     """The last ``count`` replies of each thread (by thread id), oldest first.
 
     One ``ORDER BY no DESC LIMIT count`` per thread, joined with UNION ALL into one statement:
@@ -203,7 +203,7 @@ async def thread_numbers_of(session: AnySession, wanted: Iterable[tuple[str, int
 
 
 async def backlinks_to(
-    session: AnySession, board_id: int, target_nos: Sequence[int]
+    session: TableReads, board_id: int, target_nos: Sequence[int]
 ) -> list[tuple[int, str, int, int]]:
     """(quoted post number, quoting board URI, quoting thread number, quoting post number)."""
     if not target_nos:
@@ -222,7 +222,7 @@ def _backlinks_query(targets: Any) -> Any:
     )
 
 
-async def _backlinks(session: AnySession, query: Any, values: dict[str, Any]) -> list[tuple[int, str, int, int]]:
+async def _backlinks(session: TableReads, query: Any, values: dict[str, Any]) -> list[tuple[int, str, int, int]]:
     return [(int(a), str(b), int(c), int(d)) for a, b, c, d in (await session.execute(query, values)).all()]
 
 
@@ -235,7 +235,7 @@ _BACKLINKS_INTO_THREAD = _backlinks_query(
 )
 
 
-async def backlinks_into_thread(session: AnySession, board_id: int, thread_id: int) -> list[tuple[int, str, int, int]]:
+async def backlinks_into_thread(session: TableReads, board_id: int, thread_id: int) -> list[tuple[int, str, int, int]]:
     """``backlinks_to`` every visible post of a thread."""
     return await _backlinks(session, _BACKLINKS_INTO_THREAD, {"board_id": board_id, "thread_id": thread_id})
 

@@ -97,7 +97,7 @@ def _live(board_id: int) -> Any:
     return and_(THREADS.c.board_id == board_id, THREADS.c.archived.is_(False), THREADS.c.held.is_(False))
 
 
-async def count_live_threads(session: AnySession, board_id: int) -> int:
+async def count_live_threads(session: TableReads, board_id: int) -> int:
     query = select(func.count()).select_from(Thread).where(_live(board_id))
     return int((await session.execute(query)).scalar_one())
 
@@ -105,7 +105,7 @@ async def count_live_threads(session: AnySession, board_id: int) -> int:
 ThreadStates = dict[int, ThreadState]  # by thread id, in the order of the query
 
 
-async def _thread_states(session: AnySession, uri: str, query: Any) -> ThreadStates:
+async def _thread_states(session: TableReads, uri: str, query: Any) -> ThreadStates:
     return {thread_id: ThreadState(uri, *values) for thread_id, *values in (await session.execute(query)).all()}
 
 
@@ -141,7 +141,7 @@ async def board_with_thread(session: TableReads, uri: str, no: int) -> tuple[Row
     return row, ({} if thread_id is None else {thread_id: ThreadState(uri, *state)})
 
 
-async def live_thread_states(session: AnySession, board_id: int, uri: str, *, offset: int, limit: int) -> ThreadStates:
+async def live_thread_states(session: TableReads, board_id: int, uri: str, *, offset: int, limit: int) -> ThreadStates:
     query = (
         select(THREADS.c.id, *THREAD_STATE_COLUMNS)
         .where(_live(board_id))
@@ -152,7 +152,7 @@ async def live_thread_states(session: AnySession, board_id: int, uri: str, *, of
     return await _thread_states(session, uri, query)
 
 
-async def catalog_thread_states(session: AnySession, board_id: int, uri: str, sort: str) -> ThreadStates:
+async def catalog_thread_states(session: TableReads, board_id: int, uri: str, sort: str) -> ThreadStates:
     order = {
         "bump": (THREADS.c.sticky.desc(), THREADS.c.bumped_at.desc(), THREADS.c.no.desc()),
         "created": (THREADS.c.sticky.desc(), THREADS.c.no.desc()),
@@ -174,7 +174,7 @@ async def threads_past_capacity(session: WriteSession, board_id: int, capacity: 
     return (await session.execute(query)).scalars().all()
 
 
-async def archived_thread_states(session: AnySession, board_id: int, uri: str) -> ThreadStates:
+async def archived_thread_states(session: TableReads, board_id: int, uri: str) -> ThreadStates:
     query = (
         select(THREADS.c.id, *THREAD_STATE_COLUMNS)
         .where(THREADS.c.board_id == board_id, THREADS.c.archived.is_(True))
@@ -189,7 +189,7 @@ async def archived_before(session: WriteSession, board_id: int, cutoff: datetime
 
 
 async def overboard_thread_states(
-    session: AnySession, *, work_safe_only: bool, offset: int, limit: int
+    session: TableReads, *, work_safe_only: bool, offset: int, limit: int
 ) -> list[tuple[int, int, ThreadState]]:
     """(thread id, board id, state) of live threads of every board, in bump order."""
     query = (

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from imageboard.boards import repository as repo
 from imageboard.boards.models import Board
 from imageboard.boards.schemas import NewPost
-from imageboard.core.db import Database, ReadSession, WriteSession
+from imageboard.core.db import Database, ReadSession, TableReads, WriteSession
 from imageboard.core.errors import DomainError, NotFound
 from imageboard.events import EventPublisher
 from imageboard.media import MediaService
@@ -57,7 +57,7 @@ async def board_to_change_or_404(session: WriteSession, uri: str) -> Board:
     return _found(await repo.board_by_uri(session, uri, for_update=True), uri)
 
 
-async def board_record_or_404(session: ReadSession, uri: str) -> Row[Any]:
+async def board_record_or_404(session: TableReads, uri: str) -> Row[Any]:
     return _found(await repo.board_record(session, uri), uri)
 
 

@@ -25,7 +25,7 @@ from imageboard.boards.schemas import (
 from imageboard.boards.services.base import BoardRow, BoardsBase, board_record_or_404
 from imageboard.boards.services.views import board_view
 from imageboard.core.cache import Memo
-from imageboard.core.db import ReadSession, TableReads, read_from_primary
+from imageboard.core.db import TableReads, read_from_primary
 from imageboard.core.errors import NotFound
 from imageboard.media import MediaService
 
@@ -55,10 +55,8 @@ class ReadingMixin(BoardsBase):
         )
 
     async def _read_version(self, board: str | None, thread_no: int | None) -> datetime | None:
-        async with self.db.reader() as session:
-            # Asked before every cached page: one indexed value, executed as Core on the
-            # session's connection (no ORM execution machinery).
-            connection = await session.connection()
+        # Asked before every cached page (within the memo's time): one indexed value.
+        async with self.db.table_reader() as connection:
             if board is None:
                 return await repo.site_version(connection)
             if thread_no is None:
@@ -66,7 +64,7 @@ class ReadingMixin(BoardsBase):
             return await repo.thread_version(connection, board, thread_no)
 
     async def board_page(self, uri: str, page: int) -> BoardPage:
-        async with self.db.reader() as session:
+        async with self.db.table_reader() as session:
             board = await board_record_or_404(session, uri)
             live = await repo.count_live_threads(session, board.id)
             page_count = max(1, min(board.pages, math.ceil(live / board.threads_per_page)))
@@ -81,7 +79,7 @@ class ReadingMixin(BoardsBase):
 
     async def board_pages(self, uri: str) -> list[BoardPage]:
         """Every index page with its previews, from one read (4chan's catalog.json)."""
-        async with self.db.reader() as session:
+        async with self.db.table_reader() as session:
             board = await board_record_or_404(session, uri)
             per_page = board.threads_per_page
             threads = await repo.live_thread_states(session, board.id, uri, offset=0, limit=per_page * board.pages)
@@ -100,7 +98,7 @@ class ReadingMixin(BoardsBase):
         ]
 
     async def thread(self, uri: str, no: int) -> ThreadView:
-        async with self.db.reader() as session:
+        async with self.db.table_reader() as session:
             board, thread_id, state = await _board_with_thread_or_404(session, uri, no)
             rows, posters = await repo.thread_post_views(session, thread_id, uri, no)
             posts = [view for _, view in rows]
@@ -125,12 +123,12 @@ class ReadingMixin(BoardsBase):
     async def thread_posts(self, uri: str, no: int, post_ids: Sequence[int]) -> list[tuple[int, int, PostView]]:
         """(post id, view_version, view) of those visible posts of the thread, in order, with
         their backlinks and files; posts no longer there (deleted, held since) are left out."""
-        async with self.db.reader() as session:
+        async with self.db.table_reader() as session:
             board, thread_id, _ = await _board_with_thread_or_404(session, uri, no)
             return await _thread_posts(session, self.media, board.id, thread_id, uri, no, post_ids)
 
     async def catalog(self, uri: str, sort: CatalogSort = "bump") -> tuple[BoardView, list[CatalogEntry]]:
-        async with self.db.reader() as session:
+        async with self.db.table_reader() as session:
             board = await board_record_or_404(session, uri)
             threads = await repo.catalog_thread_states(session, board.id, uri, sort)
             ops = await repo.opening_post_views(session, threads)
@@ -143,7 +141,7 @@ class ReadingMixin(BoardsBase):
         return board_view(board), entries
 
     async def archive(self, uri: str) -> tuple[BoardView, list[CatalogEntry]]:
-        async with self.db.reader() as session:
+        async with self.db.table_reader() as session:
             board = await board_record_or_404(session, uri)
             threads = await repo.archived_thread_states(session, board.id, uri)
             ops = await repo.opening_post_views(session, threads)
@@ -156,7 +154,7 @@ class ReadingMixin(BoardsBase):
     async def overboard(self, *, work_safe_only: bool, page: int, per_page: int = 15) -> OverboardPage:
         if page < 1:
             raise NotFound("Pages are numbered from 1.", code="page_not_found")
-        async with self.db.reader() as session:
+        async with self.db.table_reader() as session:
             rows = await repo.overboard_thread_states(
                 session, work_safe_only=work_safe_only, offset=(page - 1) * per_page, limit=per_page + 1
             )
@@ -174,7 +172,7 @@ class ReadingMixin(BoardsBase):
 
 
 async def _previews(
-    session: ReadSession,
+    session: TableReads,
     board: BoardView,
     board_id: int,
     threads: Mapping[int, ThreadState],
@@ -217,7 +215,7 @@ async def _board_with_thread_or_404(session: TableReads, uri: str, no: int) -> t
 
 
 async def _thread_posts(
-    session: ReadSession,
+    session: TableReads,
     media: MediaService | None,
     board_id: int,
     thread_id: int,
@@ -231,7 +229,7 @@ async def _thread_posts(
     return found
 
 
-async def _attach_files(session: ReadSession, media: MediaService | None, rows: repo.PostViews) -> None:
+async def _attach_files(session: TableReads, media: MediaService | None, rows: repo.PostViews) -> None:
     if media is None or not rows:
         return
     files = await media.files_for_posts(session, [post_id for post_id, _ in rows])
@@ -239,7 +237,7 @@ async def _attach_files(session: ReadSession, media: MediaService | None, rows: 
         view.files = files.get(post_id, [])
 
 
-async def _attach_backlinks(session: ReadSession, board_id: int, posts: Sequence[PostView]) -> None:
+async def _attach_backlinks(session: TableReads, board_id: int, posts: Sequence[PostView]) -> None:
     by_no = {p.no: p for p in posts}
     for target, uri, thread_no, source in await repo.backlinks_to(session, board_id, list(by_no)):
         by_no[target].backlinks.append(Backlink(board=uri, thread_no=thread_no, post_no=source))
