@@ -107,10 +107,10 @@ class BoardsService(PostingMixin, DeletionMixin, ReadingMixin):
         ``DAY_COUNT_SECONDS``; the last post's time is one index lookup a board, always read."""
         boards = await self.navigation_boards()
         counts = await self.day_counts.recall(None, 0, self._count_day_posts)
-        async with self.db.reader() as session:
+        async with self.db.table_reader() as session:
             last = await repo.last_post_times(session)
         return [BoardSummary(board, counts.get(board.uri, 0), last.get(board.uri)) for board in boards]
 
     async def _count_day_posts(self) -> dict[str, int]:
-        async with self.db.reader() as session:
+        async with self.db.table_reader() as session:
             return await repo.posts_per_board_since(session, self.clock() - timedelta(days=1))

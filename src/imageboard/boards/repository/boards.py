@@ -61,7 +61,7 @@ async def count_boards(session: AnySession) -> int:
     return int((await session.execute(select(func.count()).select_from(Board))).scalar_one())
 
 
-async def posts_per_board_since(session: AnySession, since: datetime) -> dict[str, int]:
+async def posts_per_board_since(session: TableReads, since: datetime) -> dict[str, int]:
     """Visible posts per board (by address) since ``since``; boards without any are left out.
     Walks the posts of that time: the caller keeps the answer a while (``home``)."""
     # Grouped by an expression, not the column: grouping by the column lets SQLite serve the
@@ -78,7 +78,7 @@ async def posts_per_board_since(session: AnySession, since: datetime) -> dict[st
     return {uri: int(n) for uri, n in await session.execute(query)}
 
 
-async def last_post_times(session: AnySession) -> dict[str, datetime | None]:
+async def last_post_times(session: TableReads) -> dict[str, datetime | None]:
     """Each board's last post time, by address (None: no post yet)."""
     # Post numbers grow with time, so a board's last post is the one numbered last_post_no:
     # one unique-index lookup per board instead of a scan of every post.
