@@ -436,6 +436,24 @@ def start_app(
     return service
 
 
+def start_floor(
+    services: Services, name: str, app: str, env: Mapping[str, str], workers: int, run_dir: Path
+) -> Service:
+    """One of ``bench/floors.py``'s bare ASGI applications under uvicorn, as many processes as
+    the site gets."""
+    port = free_port()
+    argv = [
+        str(BIN / "uvicorn"), "--app-dir", str(BENCH), f"floors:{app}", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    service = services.add(
+        Service(name, argv, env={**os.environ, **env}, log=run_dir / "logs" / f"{name}.log", port=port)
+    )
+    service.wait_ready("/")
+    return service
+
+
 # --- NGINX -----------------------------------------------------------------------------------
 
 

@@ -44,6 +44,14 @@ class Site:
     posts: int
     setup_seconds: float
 
+    def floor_env(self) -> dict[str, str]:
+        """``bench/floors.py``'s reply server on this site's SQLite file."""
+        return {
+            "FLOOR_SQLITE": str(self.data_dir / "imageboard.sqlite3"),
+            "FLOOR_BOARD": self.board,
+            "FLOOR_BOARD_ID": str(self.board_id),
+        }
+
     def config(self, *, page_cache: str = "memory", workers: int = 2) -> AppConfig:
         return AppConfig(self.data_dir, self.url, page_cache=page_cache, workers=workers)
 

@@ -37,7 +37,7 @@ from bulk import POST_GIVEN, Column, RowShape, render, sqlite_columns
 INSERT_GIVEN = tuple(c for c in POST_GIVEN if c != "id")
 
 
-def _sqlite_connect(path: str) -> sqlite3.Connection:
+def sqlite_connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -88,6 +88,40 @@ def _post_values(board_id: int, thread_id: int, no: int, now: datetime, text: st
     }
 
 
+class SqliteReplies:
+    """One text reply per transaction on a SQLite connection, the rows as the posting path
+    leaves them (the raw-driver baseline, and the thinnest server of ``bench/floors.py``)."""
+
+    def __init__(self, conn: sqlite3.Connection, board_id: int) -> None:
+        self.conn = conn
+        self.board_id = board_id
+        self.shape = RowShape.of("posts", sqlite_columns(conn, "posts"), INSERT_GIVEN)
+        marks = ", ".join("?" * len(self.shape.columns))
+        self.insert = f"INSERT INTO posts ({', '.join(self.shape.columns)}) VALUES ({marks})"  # noqa: S608
+
+    def write(self, thread_id: int, text: str, html: str) -> int:
+        """The reply's number."""
+        conn, now = self.conn, datetime.now(UTC)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            no = conn.execute(
+                "UPDATE boards SET last_post_no = last_post_no + 1 WHERE id = ? RETURNING last_post_no",
+                (self.board_id,),
+            ).fetchone()[0]
+            values = _post_values(self.board_id, thread_id, no, now, text, html)
+            conn.execute(self.insert, [_stamp(v) if isinstance(v, datetime) else v for v in self.shape.row(values)])
+            conn.execute(
+                "UPDATE threads SET reply_count = reply_count + 1, bumped_at = ?, updated_at = ? WHERE id = ?",
+                (_stamp(now), _stamp(now), thread_id),
+            )
+            conn.execute("UPDATE boards SET updated_at = ? WHERE id = ?", (_stamp(now), self.board_id))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return int(no)
+
+
 # --- one worker process ----------------------------------------------------------------------
 
 
@@ -101,7 +135,7 @@ def _sqlite_worker(args: argparse.Namespace, seed: int, barrier: Barrier, out: C
 
     def loop(index: int) -> None:
         try:
-            conn = _sqlite_connect(path)
+            conn = sqlite_connect(path)
             rng = random.Random(seed * 1000 + index)
             op = _sqlite_op(args, conn, rng)
             op()  # warm up (and check) once, outside the timing
@@ -145,33 +179,12 @@ def _sqlite_op(args: argparse.Namespace, conn: sqlite3.Connection, rng: random.R
             conn.execute(query, (args.thread_id,)).fetchall()
 
         return select
-    shape = RowShape.of("posts", sqlite_columns(conn, "posts"), INSERT_GIVEN)
-    insert = f"INSERT INTO posts ({', '.join(shape.columns)}) VALUES ({', '.join('?' * len(shape.columns))})"  # noqa: S608
+    replies = SqliteReplies(conn, args.board_id)
     comments = Comments(args.comments, args.board)
     threads = [int(t) for t in args.thread_ids.split(",")]
 
     def write() -> None:
-        thread_id = rng.choice(threads)
-        now = datetime.now(UTC)
-        text, html = comments.next(rng)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            no = conn.execute(
-                "UPDATE boards SET last_post_no = last_post_no + 1 WHERE id = ? RETURNING last_post_no",
-                (args.board_id,),
-            ).fetchone()[0]
-            values = _post_values(args.board_id, thread_id, no, now, text, html)
-            row = [_stamp(v) if isinstance(v, datetime) else v for v in shape.row(values)]
-            conn.execute(insert, row)
-            conn.execute(
-                "UPDATE threads SET reply_count = reply_count + 1, bumped_at = ?, updated_at = ? WHERE id = ?",
-                (_stamp(now), _stamp(now), thread_id),
-            )
-            conn.execute("UPDATE boards SET updated_at = ? WHERE id = ?", (_stamp(now), args.board_id))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        replies.write(rng.choice(threads), *comments.next(rng))
 
     return write
 

@@ -40,6 +40,7 @@ from common import (
     PeakMemory,
     Run,
     Section,
+    Service,
     http_get,
     log,
     md_table,
@@ -47,6 +48,7 @@ from common import (
     ratios,
     sqlite_url,
     start_app,
+    start_floor,
     summarize,
 )
 
@@ -56,6 +58,12 @@ REPLY_BOX = 125  # SiteMediaLimits.reply_thumb: the size of a reply's thumbnail
 THUMB_QUALITY = 80  # imageboard.media.images.THUMBNAIL_QUALITY
 BIG = (8660, 5773)  # 50.0 megapixels, just under the site's default pixel limit
 RSS_TARGET_MIB = 300
+FLOOR_LABEL = "thinnest Python server (`bench/floors.py`)"
+FLOOR_WORK = {  # floors.UPLOAD_WORK: what each floor server does with an upload
+    "thumbnail": "the thumbnail only",
+    "hashes": "thumbnail, SHA-256 and MD5",
+    "stored": "thumbnail, hashes, both files stored",
+}
 # (width, height, format) of one round's files: phone snapshots to camera photos, and PNG
 # screenshots and drawings.
 SHAPES = (
@@ -299,6 +307,8 @@ def _hwm_kib(pid: int) -> int:
 def throughput(run: Run, files_dir: Path) -> tuple[Section, dict[str, object]]:
     site = _prepare(run, "uploads")
     app = start_app(run.services, "uploads-app", _config(site, run.workers), run.run_dir)
+    floors = {work: _start_floor(run, work, files_dir) for work in FLOOR_WORK}
+    floor_runs: dict[str, list[dict[str, object]]] = {work: [] for work in FLOOR_WORK}
     raw_runs: list[dict[str, object]] = []
     site_runs: list[dict[str, object]] = []
     for round_no in range(run.rounds):
@@ -309,14 +319,9 @@ def throughput(run: Run, files_dir: Path) -> tuple[Section, dict[str, object]]:
             _subprocess(["raw", "--files", names, "--concurrency", str(CONCURRENCY),
                          "--out", str(files_dir / f"raw-{round_no}")])
         )  # fmt: skip
-        cpu = cpu_by_process(app.pid)
-        site_runs.append(
-            _subprocess(["client", "--base", app.base, "--board", BOARD, "--thread", str(site.thread),
-                         "--files", names, "--concurrency", str(CONCURRENCY)])
-        )  # fmt: skip
-        after = cpu_by_process(app.pid)
-        site_runs[-1]["cpu_s"] = sum(after.values()) - sum(cpu.values())
-        site_runs[-1]["busiest_share"] = busiest_share(cpu, after)
+        for work, floor in floors.items():
+            floor_runs[work].append(_client_run(floor.pid, floor.base, 1, names))
+        site_runs.append(_client_run(app.pid, app.base, site.thread, names))
     thread = json.loads(http_get(f"{app.base}/{BOARD}/thread/{site.thread}.json").body)
     thumbnails = sum(1 for post in thread["posts"] if post.get("tn_w"))
     run.services.close()
@@ -328,6 +333,16 @@ def throughput(run: Run, files_dir: Path) -> tuple[Section, dict[str, object]]:
     raw_cpu = [float(r["cpu_s"]) / len(SHAPES) * 1000 for r in raw_runs]  # type: ignore[arg-type]
     site_cpu = [float(r["cpu_s"]) / len(SHAPES) * 1000 for r in site_runs]  # type: ignore[arg-type]
     cpu_ratio = summarize(ratios(raw_cpu, site_cpu))
+    floor_rows = []
+    for work, label in FLOOR_WORK.items():
+        runs = floor_runs[work]
+        rate = [float(r["per_s"]) for r in runs]  # type: ignore[arg-type]
+        cpu_ms = [float(r["cpu_s"]) / len(SHAPES) * 1000 for r in runs]  # type: ignore[arg-type]
+        floor_rows.append(
+            [f"{FLOOR_LABEL}: {label}", summarize(rate).fmt(1), summarize([float(r["p50_ms"]) for r in runs]).fmt(0),  # type: ignore[arg-type]
+             str(sum(len(r["errors"]) for r in runs)), summarize(ratios(rate, raw_rate)).pct(),  # type: ignore[arg-type]
+             summarize(cpu_ms).fmt(0), summarize(ratios(raw_cpu, cpu_ms)).pct()]
+        )  # fmt: skip
     rows = [
         ["libvips alone: `pyvips.Image.thumbnail` + `jpegsave` (baseline)", summarize(raw_rate).fmt(1),
          summarize([float(r["p50_ms"]) for r in raw_runs]).fmt(0), str(sum(len(r["errors"]) for r in raw_runs)),  # type: ignore[arg-type]
@@ -335,6 +350,7 @@ def throughput(run: Run, files_dir: Path) -> tuple[Section, dict[str, object]]:
         ["site: `POST /up/post` replies with the file", summarize(site_rate).fmt(1),
          summarize([float(r["p50_ms"]) for r in site_runs]).fmt(0), str(len(errors)), ratio.pct(),
          summarize(site_cpu).fmt(0), cpu_ratio.pct()],
+        *floor_rows,
     ]  # fmt: skip
     section = Section(title="Uploads", command=run.command)
     headers = ["path", "images/s median (min–max)", "p50 ms", "errors", "ratio", "CPU ms per image", "CPU ratio"]
@@ -354,11 +370,35 @@ def throughput(run: Run, files_dir: Path) -> tuple[Section, dict[str, object]]:
         "connections fall on the processes sets much of a round's rate): "
         + ", ".join(f"{float(r['busiest_share']) * 100:.0f} %" for r in site_runs)  # type: ignore[arg-type]
         + ".",
+        f"the {FLOOR_LABEL} rows are not baselines: a bare ASGI application under uvicorn, {run.workers} processes, "
+        "that takes the file out of the multipart body and makes the same thumbnail in a thread; then also the "
+        "SHA-256 and MD5 every stored upload needs; then also both files stored as the site's local storage stores "
+        "them (temporary name, fsync, rename, fsync of the directory). No validation, metadata removal or post row: "
+        "how far any Python server gets here with the work the media issue requires of every upload.",
     ]
     if errors:
         section.notes.append("site errors: " + "; ".join(errors[:5]))
-    data = {"raw": raw_runs, "site": site_runs, "ratio": ratio.median, "cpu_ratio": cpu_ratio.median}
+    data = {"raw": raw_runs, "site": site_runs, "ratio": ratio.median, "cpu_ratio": cpu_ratio.median,
+            "floors": floor_runs}  # fmt: skip
     return section, data | {"thumbnails": thumbnails}
+
+
+def _start_floor(run: Run, work: str, files_dir: Path) -> Service:
+    out = files_dir / f"floor-{work}"
+    out.mkdir(parents=True, exist_ok=True)
+    env = {"FLOOR_OUT": str(out), "FLOOR_UPLOAD_WORK": work}
+    return start_floor(run.services, f"uploads-floor-{work}", "upload_app", env, run.workers, run.run_dir)
+
+
+def _client_run(pid: int, base: str, thread: int, names: str) -> dict[str, object]:
+    """One round of uploads from the client process, with the server tree's CPU time."""
+    cpu = cpu_by_process(pid)
+    result = _subprocess(["client", "--base", base, "--board", BOARD, "--thread", str(thread), "--files", names,
+                          "--concurrency", str(CONCURRENCY)])  # fmt: skip
+    after = cpu_by_process(pid)
+    result["cpu_s"] = sum(after.values()) - sum(cpu.values())
+    result["busiest_share"] = busiest_share(cpu, after)
+    return result
 
 
 def peak_memory(run: Run, files_dir: Path) -> tuple[Section, dict[str, object]]:

@@ -32,10 +32,12 @@ from common import (
     run_wrk,
     settle,
     start_app,
+    start_floor,
     summarize,
 )
 
 WRITE_CONNECTIONS = 8
+FLOOR_LABEL = "thinnest Python server (`bench/floors.py`)"
 
 
 @dataclass(slots=True)
@@ -101,6 +103,17 @@ def run_engine(run: Run, engine: str, comments: str) -> tuple[list[list[str]], d
     cases = [raw_one, app_one, raw_spread, app_spread]
     pairs: list[tuple[Case, Case | None]] = [(raw_one, None), (app_one, raw_one), (raw_spread, None),
                                              (app_spread, raw_spread)]  # fmt: skip
+    if engine == "sqlite":
+        # Not a baseline: how far a bare Python server gets with the same transaction, so that a
+        # reader can tell the site's cost from the machine's and the language's.
+        floor = start_floor(run.services, "writes-floor-sqlite", "reply_app", site.floor_env(), run.workers,
+                            run.run_dir)  # fmt: skip
+        floor_spread = Case(
+            f"{FLOOR_LABEL}: same transaction, 100 threads",
+            lambda: _wrk_writes(floor.base, options, site, all_nos, comments),
+        )
+        cases.append(floor_spread)
+        pairs.append((floor_spread, raw_spread))
     if engine == "sqlite" and run.workers > 1:
         # SQLite has one writer at a time: the site's processes queue on the file lock. The
         # one-process server (what `make run` starts) shows what that queueing costs.
@@ -140,6 +153,10 @@ def run_engine(run: Run, engine: str, comments: str) -> tuple[list[list[str]], d
         "ratio_spread": summarize(ratios([x.rps for x in app_spread.loads], [x.rps for x in raw_spread.loads])).median,
         "peak_rss_mib": peak.peak.rss_mib,
     }
+    floors = [case for case in cases if case.label.startswith(FLOOR_LABEL)]
+    if floors:
+        floor_rates = [x.rps for x in floors[0].loads]
+        data["ratio_floor"] = summarize(ratios(floor_rates, [x.rps for x in raw_spread.loads])).median
     memory = (
         f"{engine}: peak RSS {peak.peak.rss_mib:.0f} MiB / PSS {peak.peak.pss_mib:.0f} MiB "
         f"over {peak.peak.processes} processes"
@@ -163,6 +180,12 @@ def benchmark(run: Run) -> list[Section]:
             section.notes.append(
                 f"{engine}, {label}: site at **{ratio * 100:.0f} %** of the raw driver (target ≥ 30 %)."
             )
+        if "ratio_floor" in data:
+            floor = data["ratio_floor"]
+            assert isinstance(floor, float)
+            section.notes.append(
+                f"{engine}, spread: the thinnest Python server at **{floor * 100:.0f} %** of the raw driver."
+            )
     section.tables.append(
         md_table(["database", "writer", "replies/s median (min–max)", "p50 ms", "p99 ms", "errors", "ratio"], rows)
     )
@@ -174,6 +197,9 @@ def benchmark(run: Run) -> list[Section]:
         "the driver baseline gets the HTML pre-rendered.",
         "The site starts with 100 threads of 20 replies on /b/; the threads grow during the run (each round adds "
         "thousands of replies).",
+        f"The {FLOOR_LABEL} is a bare ASGI application under uvicorn, {run.workers} processes, that parses the "
+        "reply, renders its comment with the site's markup and makes the raw driver's transaction: not a "
+        "baseline, but how far any Python server gets here before doing more than the driver does.",
         "Peak memory of the server under the write loads: " + "; ".join(memories) + ".",
     ]
     return [section]
