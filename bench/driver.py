@@ -8,7 +8,9 @@ with the same rows the site reads or writes, at the same process count and concu
 page (``repository.posts_of_thread``) — and reads all rows. ``insert`` makes one text reply
 per transaction the way the posting path leaves the database: the board's post number
 advanced, the post row inserted (comment HTML rendered beforehand, not timed), the thread's
-reply count and bump time and the board's ``updated_at`` updated, then a commit. SQLite gets
+reply count and bump time and the board's ``updated_at`` updated, the post's search document
+and the outbox rows of its two events inserted (payloads made beforehand), then a commit
+(``--rows core``: without the search document and the outbox rows). SQLite gets
 the site's pragmas (WAL, synchronous=NORMAL, busy_timeout, BEGIN IMMEDIATE for writes);
 PostgreSQL the default commit durability. Prints one JSON line: ops, ops/s, p50 and p99 (ms).
 """
@@ -20,13 +22,14 @@ import asyncio
 import hashlib
 import json
 import multiprocessing
+import os
 import random
 import sqlite3
 import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -35,6 +38,8 @@ from typing import Any
 from bulk import POST_GIVEN, Column, RowShape, render, sqlite_columns
 
 INSERT_GIVEN = tuple(c for c in POST_GIVEN if c != "id")
+# The relay's lease on the outbox rows it publishes itself (events.OutboxRelay's default).
+OUTBOX_LEASE = timedelta(seconds=30)
 
 
 def sqlite_connect(path: str) -> sqlite3.Connection:
@@ -88,13 +93,64 @@ def _post_values(board_id: int, thread_id: int, no: int, now: datetime, text: st
     }
 
 
+# What a baseline reply writes. "same": every row the posting path writes for a text reply —
+# the post, the board's number and time, the thread's count and bump, the post's search
+# document and the outbox rows of its two events (post.created, thread.updated). "core": the
+# post, board and thread rows only (the baseline of the runs before 2026-12-06 16:00).
+ROW_SETS = ("same", "core")
+
+
+class OutboxRows:
+    """The outbox rows of a reply's two events, of the site's size and shape: each payload is
+    made once per comment up front (as the comment's HTML is) and gets the reply's number at
+    write time."""
+
+    def __init__(self) -> None:
+        self.prefix = f"{os.getpid() % 10**10:010d}"
+        self.counter = 0
+        self._templates: dict[str, tuple[str, str]] = {}
+
+    def rows(self, thread: int, no: int, created: str, text: str, html: str) -> list[tuple[str, str, str]]:
+        """(event_id, subject, payload) of both events."""
+        templates = self._templates.get(text)
+        if templates is None:
+            templates = self._templates[text] = _payload_templates(text, html)
+        ids = [f"{self.prefix}{self.counter + n:016d}" for n in (1, 2)]
+        self.counter += 2
+        number, thread_no = str(no), str(thread)
+        return [
+            (event_id, subject, template.replace("%NO%", number).replace("%THREAD%", thread_no)
+             .replace("%ID%", event_id).replace("%AT%", created))
+            for event_id, subject, template in zip(ids, ("post.created.b", "thread.updated.b"), templates, strict=True)
+        ]  # fmt: skip
+
+
+def _payload_templates(text: str, html: str) -> tuple[str, str]:
+    post = {
+        "board": "b", "thread_no": "%THREAD%", "no": "%NO%", "is_op": False, "created_at": "%AT%",
+        "name": "Anonymous", "tripcode": None, "capcode": None, "subject": "", "comment": text, "comment_html": html,
+        "poster_id": None, "country_code": None, "country_name": None, "sage": False, "files": [],
+    }  # fmt: skip
+    created = {
+        "type": "post.created", "version": 1, "id": "%ID%", "occurred_at": "%AT%", "board": "b",
+        "thread_no": "%THREAD%", "post_no": "%NO%", "is_op": False, "sage": False, "files": 0, "waiting_files": 0,
+        "post": post,
+    }  # fmt: skip
+    updated = {
+        "type": "thread.updated", "version": 1, "id": "%ID%", "occurred_at": "%AT%", "board": "b",
+        "thread_no": "%THREAD%", "bumped_at": "%AT%", "reply_count": "%NO%", "file_count": 0,
+    }  # fmt: skip
+    return json.dumps(created), json.dumps(updated)
+
+
 class SqliteReplies:
     """One text reply per transaction on a SQLite connection, the rows as the posting path
     leaves them (the raw-driver baseline, and the thinnest server of ``bench/floors.py``)."""
 
-    def __init__(self, conn: sqlite3.Connection, board_id: int) -> None:
+    def __init__(self, conn: sqlite3.Connection, board_id: int, rows: str = "same") -> None:
         self.conn = conn
         self.board_id = board_id
+        self.outbox = OutboxRows() if rows == "same" else None
         self.shape = RowShape.of("posts", sqlite_columns(conn, "posts"), INSERT_GIVEN)
         marks = ", ".join("?" * len(self.shape.columns))
         self.insert = f"INSERT INTO posts ({', '.join(self.shape.columns)}) VALUES ({marks})"  # noqa: S608
@@ -109,16 +165,81 @@ class SqliteReplies:
                 (self.board_id,),
             ).fetchone()[0]
             values = _post_values(self.board_id, thread_id, no, now, text, html)
-            conn.execute(self.insert, [_stamp(v) if isinstance(v, datetime) else v for v in self.shape.row(values)])
+            post_id = conn.execute(
+                self.insert, [_stamp(v) if isinstance(v, datetime) else v for v in self.shape.row(values)]
+            ).lastrowid
             conn.execute(
                 "UPDATE threads SET reply_count = reply_count + 1, bumped_at = ?, updated_at = ? WHERE id = ?",
                 (_stamp(now), _stamp(now), thread_id),
             )
             conn.execute("UPDATE boards SET updated_at = ? WHERE id = ?", (_stamp(now), self.board_id))
+            if self.outbox is not None:
+                conn.execute("INSERT INTO search_fts (rowid, subject, comment) VALUES (?, '', ?)", (post_id, text))
+                stamp, lease = _stamp(now), _stamp(now + OUTBOX_LEASE)
+                conn.execute(
+                    "INSERT INTO outbox (event_id, subject, payload, created_at, claimed_until, attempts) "
+                    "VALUES (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1)",
+                    [v for row in self.outbox.rows(thread_id, no, stamp, text, html) for v in (*row, stamp, lease)],
+                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        return int(no)
+
+
+class PgReplies:
+    """``SqliteReplies`` on PostgreSQL (asyncpg): one text reply per transaction."""
+
+    def __init__(self, shape: RowShape, board_id: int, rows: str) -> None:
+        self.shape = shape
+        self.board_id = board_id
+        self.outbox = OutboxRows() if rows == "same" else None
+        marks = ", ".join(f"${i + 1}" for i in range(len(shape.columns)))
+        self.insert = f"INSERT INTO posts ({', '.join(shape.columns)}) VALUES ({marks}) RETURNING id"  # noqa: S608
+
+    @classmethod
+    async def prepare(cls, conn: Any, board_id: int, rows: str = "same") -> PgReplies:
+        columns = await conn.fetch(
+            "SELECT column_name, is_nullable, column_default FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'posts' ORDER BY ordinal_position"
+        )
+        shape = RowShape.of("posts", [Column(r[0], r[1] == "YES", r[2] is not None) for r in columns], INSERT_GIVEN)
+        return cls(shape, board_id, rows)
+
+    async def write(self, conn: Any, thread_id: int, text: str, html: str) -> int:
+        """The reply's number."""
+        now = datetime.now(UTC)
+        async with conn.transaction():
+            no = await conn.fetchval(
+                "UPDATE boards SET last_post_no = last_post_no + 1 WHERE id = $1 RETURNING last_post_no",
+                self.board_id,
+            )
+            values = _post_values(self.board_id, thread_id, no, now, text, html)
+            post_id = await conn.fetchval(self.insert, *self.shape.row(values))
+            await conn.execute(
+                "UPDATE threads SET reply_count = reply_count + 1, bumped_at = $2, updated_at = $2 WHERE id = $1",
+                thread_id,
+                now,
+            )
+            await conn.execute("UPDATE boards SET updated_at = $2 WHERE id = $1", self.board_id, now)
+            if self.outbox is not None:
+                await conn.execute(
+                    "INSERT INTO search_documents (post_id, board_id, document) "
+                    "VALUES ($1, $2, search_document('', $3))",
+                    post_id,
+                    self.board_id,
+                    text,
+                )
+                rows = self.outbox.rows(thread_id, no, now.isoformat(), text, html)
+                await conn.execute(
+                    "INSERT INTO outbox (event_id, subject, payload, created_at, claimed_until, attempts) "
+                    "VALUES ($1, $2, $3, $7, $8, 1), ($4, $5, $6, $7, $8, 1)",
+                    *rows[0],
+                    *rows[1],
+                    now,
+                    now + OUTBOX_LEASE,
+                )
         return int(no)
 
 
@@ -179,7 +300,7 @@ def _sqlite_op(args: argparse.Namespace, conn: sqlite3.Connection, rng: random.R
             conn.execute(query, (args.thread_id,)).fetchall()
 
         return select
-    replies = SqliteReplies(conn, args.board_id)
+    replies = SqliteReplies(conn, args.board_id, args.rows)
     comments = Comments(args.comments, args.board)
     threads = [int(t) for t in args.thread_ids.split(",")]
 
@@ -195,36 +316,17 @@ def _pg_worker(args: argparse.Namespace, seed: int, barrier: Barrier, out: Conne
     async def run() -> list[float]:
         dsn = args.url.replace("postgresql+asyncpg://", "postgresql://", 1)
         conns = [await asyncpg.connect(dsn) for _ in range(args.concurrency)]
-        columns = await conns[0].fetch(
-            "SELECT column_name, is_nullable, column_default FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = 'posts' ORDER BY ordinal_position"
-        )
-        shape = RowShape.of("posts", [Column(r[0], r[1] == "YES", r[2] is not None) for r in columns], INSERT_GIVEN)
-        marks = ", ".join(f"${i + 1}" for i in range(len(shape.columns)))
-        insert = f"INSERT INTO posts ({', '.join(shape.columns)}) VALUES ({marks})"  # noqa: S608
+        replies = await PgReplies.prepare(conns[0], args.board_id, args.rows) if args.mode == "insert" else None
         comments = Comments(args.comments, args.board) if args.mode == "insert" else None
         threads = [int(t) for t in args.thread_ids.split(",")] if args.thread_ids else []
         query = "SELECT * FROM posts WHERE thread_id = $1 AND held IS false ORDER BY no"
 
         async def op(conn: Any, rng: random.Random) -> None:
-            if comments is None:
+            if replies is None or comments is None:
                 await conn.fetch(query, args.thread_id)
                 return
             thread_id = rng.choice(threads)
-            now = datetime.now(UTC)
-            text, html = comments.next(rng)
-            async with conn.transaction():
-                no = await conn.fetchval(
-                    "UPDATE boards SET last_post_no = last_post_no + 1 WHERE id = $1 RETURNING last_post_no",
-                    args.board_id,
-                )
-                await conn.execute(insert, *shape.row(_post_values(args.board_id, thread_id, no, now, text, html)))
-                await conn.execute(
-                    "UPDATE threads SET reply_count = reply_count + 1, bumped_at = $2, updated_at = $2 WHERE id = $1",
-                    thread_id,
-                    now,
-                )
-                await conn.execute("UPDATE boards SET updated_at = $2 WHERE id = $1", args.board_id, now)
+            await replies.write(conn, thread_id, *comments.next(rng))
 
         latencies: list[float] = []
 
@@ -282,6 +384,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--board-id", type=int, default=0)
     parser.add_argument("--thread-ids", default="", help="insert: comma-separated thread ids, one picked per reply")
     parser.add_argument("--comments", default="", help="insert: file of reply texts, one per line")
+    parser.add_argument("--rows", choices=ROW_SETS, default="same", help="insert: which rows a reply writes (ROW_SETS)")
     args = parser.parse_args(argv)
     print(json.dumps(measure(args)))
 
