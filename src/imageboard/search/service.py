@@ -81,8 +81,9 @@ class SearchService:
     # --- indexing -----------------------------------------------------------------------------
 
     async def index_post(self, session: WriteSession, post_id: int) -> None:
-        """Index a post inside the caller's transaction (the posting transaction, inline)."""
-        await repo.index_posts(session, [post_id])
+        """Index a post inside the caller's transaction, the one that wrote it (the posting
+        transaction, inline)."""
+        await repo.index_new_post(session, post_id)
 
     async def index_post_no(self, board: str, no: int) -> bool:
         """Index a post by its number, in a transaction of its own (the worker). Idempotent;

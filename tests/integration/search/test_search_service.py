@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from imageboard.boards import BoardSpec, staff
 from imageboard.core.errors import InvalidInput, NotFound
@@ -176,6 +177,25 @@ async def test_posts_deleted_by_their_poster_are_gone(site_boards: Board) -> Non
     assert await site_boards.boards.delete_own_post("b", op, "pw")  # the thread, with its replies
     assert await site_boards.found("zeppelins") == [("b", other)]
     assert await site_boards.search.indexed_count() == before - 2
+
+
+async def test_a_post_that_takes_a_deleted_posts_id_is_indexed_alone(site_boards: Board) -> None:
+    """The posting transaction indexes a new post without clearing its id's index row first:
+    a deleted post's row must go with it, or a post given the same id (SQLite reuses the
+    highest rowid once it is free) would be found by the deleted post's words too."""
+    op = await site_boards.post("thread about hovercraft")
+    newest = await site_boards.post("eels in the hovercraft", thread=op)
+    async with site_boards.db.writer() as session:
+        (newest_id,) = (await session.execute(text("SELECT max(id) FROM posts"))).one()
+    assert await site_boards.boards.delete_own_post("b", newest, "pw") is False
+    again = await site_boards.post("a plain reply about lampreys", thread=op)
+    async with site_boards.db.writer() as session:
+        (again_id,) = (await session.execute(text("SELECT max(id) FROM posts"))).one()
+    if site_boards.db.is_sqlite:
+        assert again_id == newest_id  # the id was reused: what this test is about
+    assert await site_boards.found("eels") == []
+    assert await site_boards.found("lampreys") == [("b", again)]
+    assert await site_boards.search.indexed_count() == 2
 
 
 async def test_posts_deleted_by_staff_are_gone(site_boards: Board) -> None:
