@@ -65,6 +65,18 @@ async def _answer(send: Send, status: int, document: dict[str, object]) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def _harness(scope: Scope, receive: Receive, send: Send) -> bool:
+    """Answers what the harness asks of every server (the lifespan, a readiness GET); False
+    for a benchmark's request."""
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+        return True
+    if scope["method"] == "GET":
+        await _answer(send, 200, {})
+        return True
+    return False
+
+
 # --- text replies ------------------------------------------------------------------------------
 
 
@@ -93,11 +105,7 @@ _replies: _Replies | None = None
 
 async def reply_app(scope: Scope, receive: Receive, send: Send) -> None:
     global _replies
-    if scope["type"] == "lifespan":
-        await _lifespan(receive, send)
-        return
-    if scope["method"] == "GET":  # readiness
-        await _answer(send, 200, {})
+    if await _harness(scope, receive, send):
         return
     if _replies is None:
         _replies = _Replies()
@@ -147,11 +155,7 @@ def _process(data: bytes, work: int, out: Path) -> None:
 
 
 async def upload_app(scope: Scope, receive: Receive, send: Send) -> None:
-    if scope["type"] == "lifespan":
-        await _lifespan(receive, send)
-        return
-    if scope["method"] == "GET":  # readiness
-        await _answer(send, 200, {})
+    if await _harness(scope, receive, send):
         return
     body = await _body(receive)
     data = _upload_part(body, dict(scope["headers"])[b"content-type"])
