@@ -78,10 +78,7 @@ async def index_new_post(session: WriteSession, post_id: int) -> None:
     """Index a post written in this transaction. It has no index row yet (a deleted post's row
     goes with it, by trigger or foreign key, so a reused id finds none either): on SQLite the
     re-index's DELETE is skipped, a statement less under the write lock of every reply."""
-    if is_sqlite(session):
-        await session.execute(_INDEX_ONE_SQLITE[1], {"post_id": post_id})
-    else:
-        await session.execute(_INDEX_ONE_PG[0], {"post_id": post_id})
+    await session.execute(_WRITE_ONE_SQLITE if is_sqlite(session) else _WRITE_ONE_PG, {"post_id": post_id})
 
 
 async def index_range(session: WriteSession, after: int, upto: int) -> None:
@@ -125,8 +122,13 @@ def _sqlite_index(stale: ColumnElement[bool], *where: ColumnElement[bool]) -> tu
     return delete(search_fts).where(stale), search_fts.insert().from_select(["rowid", "subject", "comment"], source)
 
 
-_INDEX_ONE_SQLITE = _sqlite_index(search_fts.c.rowid == bindparam("post_id"), posts.c.id == bindparam("post_id"))
-_INDEX_ONE_PG = (_pg_index(posts.c.id == bindparam("post_id")),)
+# One post by id (``post_id``): its stale index row dropped, then its row written.
+_DROP_ONE_SQLITE, _WRITE_ONE_SQLITE = _sqlite_index(
+    search_fts.c.rowid == bindparam("post_id"), posts.c.id == bindparam("post_id")
+)
+_INDEX_ONE_SQLITE = (_DROP_ONE_SQLITE, _WRITE_ONE_SQLITE)
+_WRITE_ONE_PG = _pg_index(posts.c.id == bindparam("post_id"))  # an upsert: no stale row to drop
+_INDEX_ONE_PG = (_WRITE_ONE_PG,)
 
 
 def _open_left(bounds: tuple[int, int] | None) -> tuple[int, int]:
