@@ -101,35 +101,36 @@ ROW_SETS = ("same", "core")
 
 
 class OutboxRows:
-    """The outbox rows of a reply's two events, of the site's size and shape: each payload is
-    made once per comment up front (as the comment's HTML is) and gets the reply's number at
-    write time."""
+    """The outbox rows of a reply's two events, of the site's size and shape. The payloads are
+    made once up front (as the comment's HTML is); a reply's number, thread, time, id and
+    text go into them at write time by string replacement."""
 
     def __init__(self) -> None:
         self.prefix = f"{os.getpid() % 10**10:010d}"
         self.counter = 0
-        self._templates: dict[str, tuple[str, str]] = {}
+        self.created, self.updated = _payload_templates()
 
     def rows(self, thread: int, no: int, created: str, text: str, html: str) -> list[tuple[str, str, str]]:
         """(event_id, subject, payload) of both events."""
-        templates = self._templates.get(text)
-        if templates is None:
-            templates = self._templates[text] = _payload_templates(text, html)
         ids = [f"{self.prefix}{self.counter + n:016d}" for n in (1, 2)]
         self.counter += 2
         number, thread_no = str(no), str(thread)
+        comment, comment_html = json.dumps(text)[1:-1], json.dumps(html)[1:-1]
         return [
             (event_id, subject, template.replace("%NO%", number).replace("%THREAD%", thread_no)
-             .replace("%ID%", event_id).replace("%AT%", created))
-            for event_id, subject, template in zip(ids, ("post.created.b", "thread.updated.b"), templates, strict=True)
+             .replace("%ID%", event_id).replace("%AT%", created).replace("%COMMENT%", comment)
+             .replace("%HTML%", comment_html))
+            for event_id, subject, template in zip(ids, ("post.created.b", "thread.updated.b"),
+                                                   (self.created, self.updated), strict=True)
         ]  # fmt: skip
 
 
-def _payload_templates(text: str, html: str) -> tuple[str, str]:
+def _payload_templates() -> tuple[str, str]:
     post = {
         "board": "b", "thread_no": "%THREAD%", "no": "%NO%", "is_op": False, "created_at": "%AT%",
-        "name": "Anonymous", "tripcode": None, "capcode": None, "subject": "", "comment": text, "comment_html": html,
-        "poster_id": None, "country_code": None, "country_name": None, "sage": False, "files": [],
+        "name": "Anonymous", "tripcode": None, "capcode": None, "subject": "", "comment": "%COMMENT%",
+        "comment_html": "%HTML%", "poster_id": None, "country_code": None, "country_name": None, "sage": False,
+        "files": [],
     }  # fmt: skip
     created = {
         "type": "post.created", "version": 1, "id": "%ID%", "occurred_at": "%AT%", "board": "b",
