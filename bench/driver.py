@@ -38,6 +38,8 @@ from typing import Any
 from bulk import POST_GIVEN, Column, RowShape, render, sqlite_columns
 
 INSERT_GIVEN = tuple(c for c in POST_GIVEN if c != "id")
+# The site stores a digest of the reply's password; the baseline is given it made.
+PASSWORD_DIGEST = hashlib.sha256(b"benchpass").hexdigest()
 # The relay's lease on the outbox rows it publishes itself (events.OutboxRelay's default).
 OUTBOX_LEASE = timedelta(seconds=30)
 
@@ -87,7 +89,7 @@ def _post_values(board_id: int, thread_id: int, no: int, now: datetime, text: st
         "country_code": None,
         "country_name": None,
         "ip": "127.0.0.1",
-        "password_digest": hashlib.sha256(b"benchpass").hexdigest(),
+        "password_digest": PASSWORD_DIGEST,
         "edited_at": None,
         "held": False,
     }
@@ -159,6 +161,7 @@ class SqliteReplies:
     def write(self, thread_id: int, text: str, html: str) -> int:
         """The reply's number."""
         conn, now = self.conn, datetime.now(UTC)
+        stamp = _stamp(now)
         conn.execute("BEGIN IMMEDIATE")
         try:
             no = conn.execute(
@@ -171,12 +174,12 @@ class SqliteReplies:
             ).lastrowid
             conn.execute(
                 "UPDATE threads SET reply_count = reply_count + 1, bumped_at = ?, updated_at = ? WHERE id = ?",
-                (_stamp(now), _stamp(now), thread_id),
+                (stamp, stamp, thread_id),
             )
-            conn.execute("UPDATE boards SET updated_at = ? WHERE id = ?", (_stamp(now), self.board_id))
+            conn.execute("UPDATE boards SET updated_at = ? WHERE id = ?", (stamp, self.board_id))
             if self.outbox is not None:
                 conn.execute("INSERT INTO search_fts (rowid, subject, comment) VALUES (?, '', ?)", (post_id, text))
-                stamp, lease = _stamp(now), _stamp(now + OUTBOX_LEASE)
+                lease = _stamp(now + OUTBOX_LEASE)
                 conn.execute(
                     "INSERT INTO outbox (event_id, subject, payload, created_at, claimed_until, attempts) "
                     "VALUES (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1)",
