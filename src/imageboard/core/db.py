@@ -16,16 +16,18 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 from imageboard.core.errors import ServiceUnavailable
+from imageboard.core.sqlite_direct import DirectResult, DirectStatement, marked
+from imageboard.core.sqlite_direct import run as run_direct
 from imageboard.core.sqlite_inline import inline_connector
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 # Set for a request whose client wrote a moment ago: its reads go to the primary, so a
 # poster sees their own post even while the replicas have not caught up.
 read_from_primary: ContextVar[bool] = ContextVar("read_from_primary", default=False)
+# A write session's SQLite connection, once its transaction began (``WriteSession.execute``).
+_DIRECT_CONNECTION = "imageboard_direct_connection"
 
 # Stable constraint names so Alembic migrations read the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -52,8 +56,56 @@ class ReadSession(AsyncSession):
     """A session for queries only; may be bound to a read replica."""
 
 
+class _WriteSyncSession(Session):
+    pass
+
+
+@event.listens_for(_WriteSyncSession, "after_transaction_end")
+def _forget_direct_connection(session: Session, _transaction: Any) -> None:
+    session.info.pop(_DIRECT_CONNECTION, None)
+
+
 class WriteSession(AsyncSession):
-    """A session inside a write transaction on the primary."""
+    """A session inside a write transaction on the primary. On SQLite, the statements marked
+    with ``core.sqlite_direct.direct`` skip SQLAlchemy's execution (see that module)."""
+
+    sync_session_class = _WriteSyncSession
+
+    if not TYPE_CHECKING:  # typed as AsyncSession.execute: a DirectResult offers the same reads
+
+        async def execute(self, statement, params=None, **kwargs):
+            found = marked(statement) if not kwargs else None
+            if found is not None:
+                result = await self._run_direct(found, params or {})
+                if result is not None:
+                    return result
+            return await super().execute(statement, params, **kwargs)
+
+    async def _run_direct(self, found: DirectStatement, params: Any) -> DirectResult | None:
+        direct = self.info.get(_DIRECT_CONNECTION)
+        if direct is None:
+            if self.get_bind().dialect.name != "sqlite":
+                return None
+            connection = await self.connection()  # begins: BEGIN IMMEDIATE, waiting for the lock
+            sync = connection.sync_connection
+            assert sync is not None
+            inline = sync.connection.driver_connection
+            assert inline is not None
+            direct = self.info[_DIRECT_CONNECTION] = (sync, inline.native)
+        sync, native = direct
+        if not self.sync_session._is_clean():
+            await self.flush()  # as autoflush would: the statement must see the ORM's pending rows
+        keys = tuple(params[0] if isinstance(params, list) else params)
+        form = found.form(keys, sync.dialect)
+        if form is None:
+            return None
+        dispatch = sync.dispatch if sync._has_events or sync.engine._has_events else None
+        if dispatch is not None:
+            dispatch.before_cursor_execute(sync, None, form.sql, params, None, False)
+        result = run_direct(native, form, params)
+        if dispatch is not None and result is not None:
+            dispatch.after_cursor_execute(sync, None, form.sql, params, None, False)
+        return result
 
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
         self.info.setdefault("after_commit", []).append(callback)

@@ -142,6 +142,11 @@ class InlineConnection:
         self._tx = _Immediately()
 
     @property
+    def native(self) -> sqlite3.Connection:
+        """The ``sqlite3`` connection itself, for ``core.sqlite_direct``."""
+        return self._conn
+
+    @property
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
 

@@ -10,6 +10,7 @@ from sqlalchemy import Table, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from imageboard.core.db import ReadSession, WriteSession
+from imageboard.core.sqlite_direct import direct
 from imageboard.events.models import OutboxMessage, ProcessedEvent, Webhook, WebhookDelivery
 
 # --- outbox ------------------------------------------------------------------------------
@@ -18,7 +19,7 @@ from imageboard.events.models import OutboxMessage, ProcessedEvent, Webhook, Web
 _OUTBOX = cast(Table, OutboxMessage.__table__)
 # Each row's id comes back with its event id: asking the database to return them in the
 # order given would make SQLite insert the rows one statement each.
-_INSERT_OUTBOX = insert(_OUTBOX).returning(_OUTBOX.c.event_id, _OUTBOX.c.id)
+_INSERT_OUTBOX = direct(insert(_OUTBOX).returning(_OUTBOX.c.event_id, _OUTBOX.c.id))
 
 
 async def add_outbox(session: WriteSession, rows: Sequence[Mapping[str, object]]) -> list[int]:

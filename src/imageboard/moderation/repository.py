@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 
 from imageboard.core.db import ReadSession, WriteSession
+from imageboard.core.sqlite_direct import direct
 from imageboard.moderation.models import (
     Appeal,
     Ban,
@@ -229,16 +230,18 @@ async def delete_filter(session: WriteSession, rule: WordFilter) -> None:
 
 
 # Built once: the statement runs for every new post, and building it costs more than running it.
-_SCREENING = select(
-    exists().where(
-        Ban.ip_start <= bindparam("key"),
-        Ban.ip_end >= bindparam("key"),
-        Ban.revoked_at.is_(None),
-        or_(Ban.expires_at.is_(None), Ban.expires_at > bindparam("now", type_=Ban.expires_at.type)),
-        or_(Ban.board_uri.is_(None), Ban.board_uri == bindparam("board")),
-    ),
-    exists().where(PosterWarning.ip == bindparam("ip"), PosterWarning.seen_at.is_(None)),
-    select(SiteSetting.value).where(SiteSetting.key == FILTERS_VERSION).scalar_subquery(),
+_SCREENING = direct(
+    select(
+        exists().where(
+            Ban.ip_start <= bindparam("key"),
+            Ban.ip_end >= bindparam("key"),
+            Ban.revoked_at.is_(None),
+            or_(Ban.expires_at.is_(None), Ban.expires_at > bindparam("now", type_=Ban.expires_at.type)),
+            or_(Ban.board_uri.is_(None), Ban.board_uri == bindparam("board")),
+        ),
+        exists().where(PosterWarning.ip == bindparam("ip"), PosterWarning.seen_at.is_(None)),
+        select(SiteSetting.value).where(SiteSetting.key == FILTERS_VERSION).scalar_subquery(),
+    )
 )
 
 

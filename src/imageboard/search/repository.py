@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.types import Text
 
 from imageboard.core.db import ReadSession, WriteSession
+from imageboard.core.sqlite_direct import direct
 from imageboard.search.highlight import ELLIPSIS, START, STOP
 from imageboard.search.models import boards, posts, search_documents, search_fts, threads
 from imageboard.search.query import SearchQuery, Term, fts5_match
@@ -126,7 +127,7 @@ def _sqlite_index(stale: ColumnElement[bool], *where: ColumnElement[bool]) -> tu
 _DROP_ONE_SQLITE, _WRITE_ONE_SQLITE = _sqlite_index(
     search_fts.c.rowid == bindparam("post_id"), posts.c.id == bindparam("post_id")
 )
-_INDEX_ONE_SQLITE = (_DROP_ONE_SQLITE, _WRITE_ONE_SQLITE)
+_INDEX_ONE_SQLITE = (direct(_DROP_ONE_SQLITE), direct(_WRITE_ONE_SQLITE))
 _WRITE_ONE_PG = _pg_index(posts.c.id == bindparam("post_id"))  # an upsert: no stale row to drop
 _INDEX_ONE_PG = (_WRITE_ONE_PG,)
 

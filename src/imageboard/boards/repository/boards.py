@@ -11,6 +11,7 @@ from sqlalchemy import Row, and_, bindparam, func, select, update
 from imageboard.boards.models import Board, Post, Thread
 from imageboard.boards.repository.columns import BOARDS, AnySession
 from imageboard.core.db import TableReads, WriteSession
+from imageboard.core.sqlite_direct import direct
 
 # --- boards -----------------------------------------------------------------------------
 
@@ -32,7 +33,7 @@ async def lock_boards(session: WriteSession, board_ids: Iterable[int]) -> None:
 
 # Built once: every post reads its board, and the cache key of a statement naming every
 # column of the board costs more to compute than the query takes to run.
-_BOARD_RECORD = select(BOARDS).where(BOARDS.c.uri == bindparam("uri"))
+_BOARD_RECORD = direct(select(BOARDS).where(BOARDS.c.uri == bindparam("uri")))
 
 
 async def board_record(session: TableReads, uri: str) -> Row[Any] | None:
@@ -109,7 +110,7 @@ async def take_post_number(session: WriteSession, board_id: int) -> int:
 # Built once: it runs for every post, and building it costs more than SQLite takes to run it.
 # Its parameters are named after no column of boards, threads or posts: SQLAlchemy sets every
 # column of an UPDATE's table named by a parameter of the execution, in a CTE too.
-CLAIM_POST_NUMBER = (
+CLAIM_POST_NUMBER = direct(
     update(BOARDS)
     .where(BOARDS.c.id == bindparam("claim_board"))
     .values(last_post_no=BOARDS.c.last_post_no + 1, updated_at=bindparam("now", type_=Board.updated_at.type))

@@ -13,6 +13,7 @@ from imageboard.boards.models import Board, Post, PostQuote, Thread
 from imageboard.boards.repository.columns import POST_VIEW_COLUMNS, POSTS, AnySession
 from imageboard.boards.schemas import PostStamp, PostView, ThreadState
 from imageboard.core.db import TableReads, WriteSession
+from imageboard.core.sqlite_direct import direct
 
 # --- posts ------------------------------------------------------------------------------
 
@@ -23,7 +24,7 @@ async def add_post(session: WriteSession, post: Post) -> Post:
     return post
 
 
-_INSERT_POST = insert(POSTS).returning(POSTS.c.id)
+_INSERT_POST = direct(insert(POSTS).returning(POSTS.c.id))
 
 
 async def insert_post(session: WriteSession, values: Mapping[str, Any]) -> int:

@@ -13,6 +13,7 @@ from imageboard.boards.models import Post, Thread
 from imageboard.boards.repository.columns import BOARDS, POSTS, THREAD_STATE_COLUMNS, THREADS, AnySession
 from imageboard.boards.schemas import ThreadState
 from imageboard.core.db import TableReads, WriteSession
+from imageboard.core.sqlite_direct import direct
 
 # --- threads ----------------------------------------------------------------------------
 
@@ -51,7 +52,7 @@ def count_reply_statement(*, bump: bool) -> Update:
 # What ``count_reply`` returns of the thread, in this order.
 COUNTED_THREAD = ("id", "no", "reply_count", "file_count", "bumped_at", "cyclic")
 _COUNT_REPLY = {
-    bump: count_reply_statement(bump=bump).returning(*(THREADS.c[name] for name in COUNTED_THREAD))
+    bump: direct(count_reply_statement(bump=bump).returning(*(THREADS.c[name] for name in COUNTED_THREAD)))
     for bump in (True, False)
 }
 
