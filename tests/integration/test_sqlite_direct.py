@@ -21,7 +21,7 @@ from imageboard.core.db import Database
 from imageboard.core.migrate import upgrade
 from imageboard.events import EventPublisher
 from imageboard.moderation import ModerationService
-from imageboard.observability.metrics import DB_QUERY_DURATION
+from imageboard.observability.metrics import DB_QUERY_DURATION, REGISTRY
 from imageboard.search import SearchService
 
 from ..conftest import SECRET
@@ -151,11 +151,15 @@ async def test_a_direct_statement_sees_the_sessions_pending_rows(direct_site: Da
 
 async def test_a_direct_statements_error_is_sqlalchemys_and_rolls_the_unit_back(direct_site: Database) -> None:
     values = {"uri": "dup", "title": "Dup", "created_at": WHEN, "updated_at": WHEN}
-    with pytest.raises(IntegrityError):
+
+    async def add_twice() -> None:
         async with direct_site.writer() as session:
             await session.execute(_ADD_BOARD, {**values, "uri": "kept-only-if-committed"})
             await session.execute(_ADD_BOARD, values)
             await session.execute(_ADD_BOARD, values)
+
+    with pytest.raises(IntegrityError):
+        await add_twice()
     async with direct_site.writer() as session:
         count = (await session.execute(select(func.count()).select_from(BOARDS))).scalar_one()
     assert count == 0
@@ -168,11 +172,8 @@ async def test_direct_statements_are_measured(direct_site: Database) -> None:
     sql = str(_BOARD_URIS.compile(dialect=direct_site.write_engine.dialect))
 
     def observed() -> float:
-        for metric in DB_QUERY_DURATION.collect():
-            for sample in metric.samples:
-                if sample.name.endswith("_count") and sample.labels == {"engine": "write", "operation": "SELECT"}:
-                    return sample.value
-        return 0.0
+        labels = {"engine": "write", "operation": "SELECT"}
+        return REGISTRY.get_sample_value(f"{DB_QUERY_DURATION._name}_count", labels) or 0.0
 
     before = observed()
     async with direct_site.writer() as session:
