@@ -5,6 +5,7 @@ errors are SQLAlchemy's), and are measured like every other statement."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -142,6 +143,31 @@ async def test_a_statement_that_expands_its_parameters_goes_through_sqlalchemy(d
         assert len(found.all()) == 2
 
 
+async def test_reads_before_the_first_write_do_not_take_the_write_lock(direct_site: Database) -> None:
+    """Another process can write while a unit of work has only read, and the unit's next read
+    sees that commit; once the unit has written, it holds the lock."""
+    path = direct_site.url.split(":///", 1)[1]
+    other = Database(direct_site.url)
+    lock_taker = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        async with direct_site.writer() as session:
+            assert (await session.execute(_BOARD_URIS)).all() == []
+            lock_taker.execute("BEGIN IMMEDIATE")  # free: nothing holds it
+            lock_taker.execute("ROLLBACK")
+            async with other.writer() as elsewhere:
+                elsewhere.add(Board(uri="o", title="O", created_at=WHEN, updated_at=WHEN))
+            seen = [row.uri for row in (await session.execute(_BOARD_URIS)).all()]
+            await session.execute(_ADD_BOARD, {"uri": "u", "title": "U", "created_at": WHEN, "updated_at": WHEN})
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                lock_taker.execute("BEGIN IMMEDIATE")
+            mine = [row.uri for row in (await session.execute(_BOARD_URIS)).all()]
+    finally:
+        lock_taker.close()
+        await other.dispose()
+    assert seen == ["o"]
+    assert mine == ["o", "u"]
+
+
 async def test_a_direct_statement_sees_the_sessions_pending_rows(direct_site: Database) -> None:
     async with direct_site.writer() as session:
         session.add(Board(uri="orm", title="Added through the ORM", created_at=WHEN, updated_at=WHEN))
@@ -166,18 +192,21 @@ async def test_a_direct_statements_error_is_sqlalchemys_and_rolls_the_unit_back(
 
 
 async def test_direct_statements_are_measured(direct_site: Database) -> None:
+    """A read made before the unit's first write runs outside its transaction: measured as a
+    read; after that, as the write engine's."""
     from imageboard.observability.database import instrument_database
 
     instrument_database(direct_site)
-    sql = str(_BOARD_URIS.compile(dialect=direct_site.write_engine.dialect))
 
-    def observed() -> float:
-        labels = {"engine": "write", "operation": "SELECT"}
+    def observed(engine: str, operation: str) -> float:
+        labels = {"engine": engine, "operation": operation}
         return REGISTRY.get_sample_value(f"{DB_QUERY_DURATION._name}_count", labels) or 0.0
 
-    before = observed()
+    before = {(e, o): observed(e, o) for e in ("read", "write") for o in ("SELECT", "INSERT")}
     async with direct_site.writer() as session:
         await session.execute(_BOARD_URIS)
+        await session.execute(_ADD_BOARD, {"uri": "m", "title": "M", "created_at": WHEN, "updated_at": WHEN})
         await session.execute(_BOARD_URIS)
-    assert sql.startswith("SELECT")
-    assert observed() - before == 2
+        await session.execute(_BOARD_URIS)
+    grown = {key: observed(*key) - count for key, count in before.items()}
+    assert grown == {("read", "SELECT"): 1, ("write", "INSERT"): 1, ("read", "INSERT"): 0, ("write", "SELECT"): 2}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -19,24 +20,27 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 
 from imageboard.core.errors import ServiceUnavailable
 from imageboard.core.sqlite_direct import DirectResult, DirectStatement, marked
 from imageboard.core.sqlite_direct import run as run_direct
-from imageboard.core.sqlite_inline import inline_connector
+from imageboard.core.sqlite_inline import inline_connector, sqlite_connector
 
 log = logging.getLogger(__name__)
 
 # Set for a request whose client wrote a moment ago: its reads go to the primary, so a
 # poster sees their own post even while the replicas have not caught up.
 read_from_primary: ContextVar[bool] = ContextVar("read_from_primary", default=False)
-# A write session's SQLite connection, once its transaction began (``WriteSession.execute``).
-_DIRECT_CONNECTION = "imageboard_direct_connection"
+# A SQLite write session's keys in its ``info``: the database's ``SqliteDirect``; set once
+# its transaction has begun on a connection; that connection's ``sqlite3`` connection.
+_SQLITE_DIRECT = "imageboard_sqlite_direct"
+_BEGUN = "imageboard_begun"
+_WRITING = "imageboard_writing"
 
 # Stable constraint names so Alembic migrations read the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -56,18 +60,56 @@ class ReadSession(AsyncSession):
     """A session for queries only; may be bound to a read replica."""
 
 
+class SqliteDirect:
+    """What a SQLite write session needs for ``core.sqlite_direct``: the connection for the
+    reads it makes before its first write, and who measures the statements.
+
+    Those reads (the board, moderation's screen) run outside the write transaction, each on
+    the latest commit, as every statement does on PostgreSQL (READ COMMITTED): the write lock
+    is then taken by the first write, and other processes queue for it only while this one
+    writes. The connection is the database's, not a session's: a direct statement runs from
+    start to end without yielding to the event loop, so no two sessions use it at once."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], dialect: Dialect) -> None:
+        self._connect = connect
+        self._reader: sqlite3.Connection | None = None
+        self.dialect = dialect
+        # Set by observability: (engine label, SQL, seconds) for each statement run.
+        self.observe: Callable[[str, str, float], None] | None = None
+
+    def reader(self) -> sqlite3.Connection:
+        if self._reader is None:
+            reader = self._connect()
+            reader.execute("PRAGMA query_only=ON")
+            self._reader = reader
+        return self._reader
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+
 class _WriteSyncSession(Session):
     pass
 
 
+@event.listens_for(_WriteSyncSession, "after_begin")
+def _began(session: Session, _transaction: Any, _connection: Any) -> None:
+    session.info[_BEGUN] = True
+
+
 @event.listens_for(_WriteSyncSession, "after_transaction_end")
-def _forget_direct_connection(session: Session, _transaction: Any) -> None:
-    session.info.pop(_DIRECT_CONNECTION, None)
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the session's own, not a flush's or a savepoint's
+        session.info.pop(_BEGUN, None)
+        session.info.pop(_WRITING, None)
 
 
 class WriteSession(AsyncSession):
     """A session inside a write transaction on the primary. On SQLite, the statements marked
-    with ``core.sqlite_direct.direct`` skip SQLAlchemy's execution (see that module)."""
+    with ``core.sqlite_direct.direct`` skip SQLAlchemy's execution (see that module), and
+    those that only read run outside the transaction until it has begun (``SqliteDirect``)."""
 
     sync_session_class = _WriteSyncSession
 
@@ -82,30 +124,35 @@ class WriteSession(AsyncSession):
             return await super().execute(statement, params, **kwargs)
 
     async def _run_direct(self, found: DirectStatement, params: Any) -> DirectResult | None:
-        direct = self.info.get(_DIRECT_CONNECTION)
+        direct: SqliteDirect | None = self.info.get(_SQLITE_DIRECT)
         if direct is None:
-            if self.get_bind().dialect.name != "sqlite":
-                return None
-            connection = await self.connection()  # begins: BEGIN IMMEDIATE, waiting for the lock
-            sync = connection.sync_connection
-            assert sync is not None
-            inline = sync.connection.driver_connection
-            assert inline is not None
-            direct = self.info[_DIRECT_CONNECTION] = (sync, inline.native)
-        sync, native = direct
+            return None
         if not self.sync_session._is_clean():
             await self.flush()  # as autoflush would: the statement must see the ORM's pending rows
         keys = tuple(params[0] if isinstance(params, list) else params)
-        form = found.form(keys, sync.dialect)
+        form = found.form(keys, direct.dialect)
         if form is None:
             return None
-        dispatch = sync.dispatch if sync._has_events or sync.engine._has_events else None
-        if dispatch is not None:
-            dispatch.before_cursor_execute(sync, None, form.sql, params, None, False)
-        result = run_direct(native, form, params)
-        if dispatch is not None and result is not None:
-            dispatch.after_cursor_execute(sync, None, form.sql, params, None, False)
+        if form.reads and _BEGUN not in self.info:
+            connection, label = direct.reader(), "read"
+        else:
+            connection, label = self.info.get(_WRITING) or await self._writing(), "write"
+        started = time.perf_counter()
+        result = run_direct(connection, form, params, fall_back_if_busy=label == "read")
+        if direct.observe is not None and result is not None:
+            direct.observe(label, form.sql, time.perf_counter() - started)
         return result
+
+    async def _writing(self) -> sqlite3.Connection:
+        """The transaction's own connection; the first call begins the transaction (BEGIN
+        IMMEDIATE, waiting for the write lock without blocking the event loop)."""
+        connection = await self.connection()
+        sync = connection.sync_connection
+        inline = sync.connection.driver_connection if sync is not None else None
+        assert inline is not None
+        native: sqlite3.Connection = inline.native
+        self.info[_WRITING] = native
+        return native
 
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
         self.info.setdefault("after_commit", []).append(callback)
@@ -223,7 +270,9 @@ class Database:
         # Counts the write transactions this process committed: what a reader remembers is
         # good only while it is unchanged (see ``boards``' version memo).
         self.write_generation = 0
-        self._writes = async_sessionmaker(self.write_engine, class_=WriteSession, expire_on_commit=False)
+        self.sqlite_direct = _sqlite_direct(url, self.write_engine)
+        direct = {_SQLITE_DIRECT: self.sqlite_direct} if self.sqlite_direct is not None else {}
+        self._writes = async_sessionmaker(self.write_engine, class_=WriteSession, expire_on_commit=False, info=direct)
         self._reads = async_sessionmaker(self.read_engine, class_=ReadSession, expire_on_commit=False)
         self._primary_reads = async_sessionmaker(self.primary_read_engine, class_=ReadSession, expire_on_commit=False)
 
@@ -279,10 +328,20 @@ class Database:
             raise
 
     async def dispose(self) -> None:
+        if self.sqlite_direct is not None:
+            self.sqlite_direct.close()
         await self.write_engine.dispose()
         await self.read_engine.dispose()
         if self.primary_read_engine is not self.read_engine:
             await self.primary_read_engine.dispose()
+
+
+def _sqlite_direct(url: str, engine: AsyncEngine) -> SqliteDirect | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None  # PostgreSQL; or a database in memory, which a second connection cannot see
+    args, params = parsed.get_dialect()().create_connect_args(parsed)
+    return SqliteDirect(sqlite_connector(args, params), engine.dialect)
 
 
 # SQLSTATE classes and codes that mean "the server is not there", not "the query is wrong":

@@ -29,6 +29,8 @@ from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
+from imageboard.core.sqlite_inline import is_busy
+
 S = TypeVar("S", bound=ClauseElement)
 
 # Statements marked by ``direct``, by id (they live as long as the module that defines them).
@@ -73,10 +75,11 @@ def _row_class(keys: tuple[str, ...]) -> type[DirectRow]:
 class _Form:
     """The statement compiled for one set of parameter names."""
 
-    __slots__ = ("binds", "processors", "row", "sql")
+    __slots__ = ("binds", "processors", "reads", "row", "sql")
 
     def __init__(self, compiled: SQLCompiler, dialect: Dialect) -> None:
         self.sql: str = compiled.string
+        self.reads = not (compiled.isinsert or compiled.isupdate or compiled.isdelete)
         defaults: dict[str, Any] = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
         for column in [*compiled.insert_prefetch, *compiled.update_prefetch]:
             default = column.default if column in compiled.insert_prefetch else column.onupdate
@@ -195,9 +198,11 @@ def run(
     form: _Form,
     params: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     *,
-    observe: Callable[[str, float], None] | None = None,
+    fall_back_if_busy: bool,
 ) -> DirectResult | None:
-    """The statement's result, or None when these parameters need SQLAlchemy after all."""
+    """The statement's result, or None when it needs SQLAlchemy after all: for these
+    parameters, or (``fall_back_if_busy``) to wait for a lock SQLite refused it — a read
+    outside the write transaction, which SQLite refuses only in rare moments (a checkpoint)."""
     many = params if isinstance(params, Sequence) else (params,)
     try:
         values = [form.values(one) for one in many]
@@ -210,6 +215,10 @@ def run(
             cursor = connection.execute(form.sql, one)
             if form.row is not None:
                 rows.extend(form.rows(cursor.fetchall()))
+        except sqlite3.OperationalError as error:
+            if fall_back_if_busy and is_busy(error):
+                return None
+            raise DBAPIError.instance(form.sql, one, error, sqlite3.Error) from error
         except sqlite3.Error as error:
             raise DBAPIError.instance(form.sql, one, error, sqlite3.Error) from error
         count += cursor.rowcount

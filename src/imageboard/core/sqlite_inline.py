@@ -45,7 +45,8 @@ _SQLITE_BUSY_SNAPSHOT = 517
 T = TypeVar("T")
 
 
-def _is_busy(error: sqlite3.OperationalError) -> bool:
+def is_busy(error: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused for a lock another connection holds (waiting may help)."""
     code: int | None = getattr(error, "sqlite_errorcode", None)
     if code is None:  # pragma: no cover - Python < 3.11 has no error codes
         return "database is locked" in str(error)
@@ -57,7 +58,7 @@ async def _retrying_busy(call: Callable[[], T]) -> T:
     try:
         return call()
     except sqlite3.OperationalError as error:
-        if not _is_busy(error):
+        if not is_busy(error):
             raise
     deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
     backoff = FIRST_BACKOFF_SECONDS
@@ -66,7 +67,7 @@ async def _retrying_busy(call: Callable[[], T]) -> T:
         try:
             return call()
         except sqlite3.OperationalError as error:
-            if not _is_busy(error) or time.monotonic() >= deadline:
+            if not is_busy(error) or time.monotonic() >= deadline:
                 raise
         backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
@@ -177,12 +178,24 @@ class InlineConnection:
             self._conn.close()
 
 
-def inline_connector(args: Sequence[Any], params: Mapping[str, Any]) -> Callable[[], Any]:
-    """An ``async_creator`` for SQLAlchemy: ``args``/``params`` are what the dialect would pass
-    to ``sqlite3.connect`` (``dialect.create_connect_args(url)``)."""
+def sqlite_connector(args: Sequence[Any], params: Mapping[str, Any]) -> Callable[[], sqlite3.Connection]:
+    """Plain ``sqlite3`` connections as the site opens them: ``args``/``params`` are what the
+    dialect would pass to ``sqlite3.connect`` (``dialect.create_connect_args(url)``); never
+    waiting inside SQLite, and in autocommit mode (transactions are begun explicitly)."""
     options = {**params, "timeout": 0, "check_same_thread": False, "isolation_level": None}
 
+    def connect() -> sqlite3.Connection:
+        connection: sqlite3.Connection = sqlite3.connect(*args, **options)
+        return connection
+
+    return connect
+
+
+def inline_connector(args: Sequence[Any], params: Mapping[str, Any]) -> Callable[[], Any]:
+    """An ``async_creator`` for SQLAlchemy, from the same arguments as ``sqlite_connector``."""
+    connect_sqlite = sqlite_connector(args, params)
+
     async def connect() -> InlineConnection:
-        return InlineConnection(sqlite3.connect(*args, **options))
+        return InlineConnection(connect_sqlite())
 
     return connect

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from imageboard.core.db import SqliteDirect
 from imageboard.observability.metrics import (
     DB_POOL_CAPACITY,
     DB_POOL_CHECKED_OUT,
@@ -33,6 +34,9 @@ class HasEngines(Protocol):
     @property
     def read_engine(self) -> AsyncEngine: ...
 
+    @property
+    def sqlite_direct(self) -> SqliteDirect | None: ...
+
 
 def operation(statement: str | None) -> str:
     """The SQL verb of a statement, from a small fixed set (label values stay few)."""
@@ -44,9 +48,29 @@ def operation(statement: str | None) -> str:
 
 
 def instrument_database(database: HasEngines) -> None:
-    """Record metrics for both engines of a :class:`~imageboard.core.db.Database`. Idempotent."""
+    """Record metrics for both engines of a :class:`~imageboard.core.db.Database`, and for the
+    statements it runs straight on SQLite (``core.sqlite_direct``). Idempotent."""
     instrument_engine(database.write_engine, "write")
     instrument_engine(database.read_engine, "read")
+    if database.sqlite_direct is not None:
+        database.sqlite_direct.observe = _StatementObservers().observe
+
+
+class _StatementObservers:
+    """A statement's histogram child, by engine and statement text: compiled statements are
+    cached, so the same few hundred strings come back, and parsing the verb and looking up the
+    label child for each run was a tenth of a reply's statement overhead. Bounded all the same."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, str], Any] = {}
+
+    def observe(self, label: str, statement: str, seconds: float) -> None:
+        observe = self._kept.get((label, statement))
+        if observe is None:
+            if len(self._kept) >= MAX_KEPT_STATEMENTS:
+                self._kept.clear()
+            observe = self._kept[label, statement] = DB_QUERY_DURATION.labels(label, operation(statement)).observe
+        observe(seconds)
 
 
 def instrument_engine(engine: AsyncEngine, label: str) -> None:
@@ -54,12 +78,8 @@ def instrument_engine(engine: AsyncEngine, label: str) -> None:
     if sync_engine in _instrumented:
         return
     _instrumented.add(sync_engine)
-    duration = DB_QUERY_DURATION
     errors = DB_QUERY_ERRORS
-    # A statement's histogram child, by statement text: compiled statements are cached, so
-    # the same few hundred strings come back, and parsing the verb and looking up the label
-    # child for each run was a tenth of a reply's statement overhead. Bounded all the same.
-    observers: dict[str, Any] = {}
+    observe = _StatementObservers().observe
 
     @event.listens_for(sync_engine, "before_cursor_execute")
     def _before(conn: Any, _cursor: Any, _statement: str, _params: Any, _context: Any, _many: bool) -> None:
@@ -69,12 +89,7 @@ def instrument_engine(engine: AsyncEngine, label: str) -> None:
     def _after(conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool) -> None:
         started = conn.info.get(_STARTED)
         if started:
-            observe = observers.get(statement)
-            if observe is None:
-                if len(observers) >= MAX_KEPT_STATEMENTS:
-                    observers.clear()
-                observe = observers[statement] = duration.labels(label, operation(statement)).observe
-            observe(time.perf_counter() - started.pop())
+            observe(label, statement, time.perf_counter() - started.pop())
 
     @event.listens_for(sync_engine, "handle_error")
     def _error(context: Any) -> None:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from fastapi import APIRouter
 from starlette.responses import JSONResponse, Response
 
+from imageboard.core.db import SqliteDirect
 from imageboard.observability.metrics import CONTENT_TYPE, render, scrape_time_families
 
 __all__ = [
@@ -52,6 +53,9 @@ class HasEngines(Protocol):
 
     @property
     def is_sqlite(self) -> bool: ...
+
+    @property
+    def sqlite_direct(self) -> SqliteDirect | None: ...
 
 
 class BoardLister(Protocol):
