@@ -171,8 +171,8 @@ def build_router(
     page_route(router, "/{board}/thread/{no:int}", thread)
     page_route(router, "/{board}/thread/{no:int}/{slug}", thread)
 
-    @router.post("/{board}/post")
-    async def create_post(request: Request, board: str) -> Response:
+    async def create_post(request: Request) -> Response:
+        board: str = request.path_params["board"]
         form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS)
         password = _text(form.get("pwd")) or _password_cookie(request) or secrets.token_urlsafe(12)
         submitted = await posting.submit(
@@ -221,6 +221,9 @@ def build_router(
             set_grace_cookie(response, request, submitted.verdict.grace_token, submitted.verdict.grace_seconds)
         return response
 
+    # Every reply comes through here: a plain route, as the pages are (no FastAPI parameters).
+    page_route(router, "/{board}/post", create_post, method="POST")
+
     @router.post("/{board}/delete")
     async def delete_posts(request: Request, board: str) -> Response:
         form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
@@ -265,11 +268,14 @@ class PageRoute(Route):
         return match, child_scope
 
 
-def page_route(router: APIRouter, path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
-    """A GET (and HEAD) page served by a plain Starlette route: the endpoint reads its path
-    parameters (already converted by the path's ``{name:int}``) and query from the request,
-    checking them itself with ``_positive_number`` and the like."""
-    router.routes.append(PageRoute(path, endpoint, methods=["GET"], include_in_schema=False))
+def page_route(
+    router: APIRouter, path: str, endpoint: Callable[[Request], Awaitable[Response]], *, method: str = "GET"
+) -> None:
+    """A page (GET, and HEAD) or a form's target served by a plain Starlette route, without
+    FastAPI's parameter handling: the endpoint reads its path parameters (already converted by
+    the path's ``{name:int}``), query and form from the request, checking them itself with
+    ``_positive_number`` and the like."""
+    router.routes.append(PageRoute(path, endpoint, methods=[method], include_in_schema=False))
 
 
 # Post numbers stay far below 10**16, and so within a 64-bit column.
