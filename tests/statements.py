@@ -29,8 +29,22 @@ def write_statements(
             engines.append(engine)
     for engine in engines:
         event.listen(engine.sync_engine, "before_cursor_execute", record)
+    # Statements run straight on SQLite (``core.sqlite_direct``) pass no engine: their observer.
+    direct = database.sqlite_direct
+    observe = direct.observe if direct is not None else None
+    if direct is not None:
+
+        def record_direct(label: str, statement: str, seconds: float) -> None:
+            if label == "write" or reads:
+                record(None, None, statement)
+            if observe is not None:
+                observe(label, statement, seconds)
+
+        direct.observe = record_direct
     try:
         yield seen
     finally:
         for engine in engines:
             event.remove(engine.sync_engine, "before_cursor_execute", record)
+        if direct is not None:
+            direct.observe = observe

@@ -4,6 +4,7 @@ errors are SQLAlchemy's), and are measured like every other statement."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator
@@ -210,3 +211,40 @@ async def test_direct_statements_are_measured(direct_site: Database) -> None:
         await session.execute(_BOARD_URIS)
     grown = {key: observed(*key) - count for key, count in before.items()}
     assert grown == {("read", "SELECT"): 1, ("write", "INSERT"): 1, ("read", "INSERT"): 0, ("write", "SELECT"): 2}
+
+
+async def _uris(database: Database) -> list[str]:
+    async with database.reader() as session:
+        return list((await session.execute(select(BOARDS.c.uri).order_by(BOARDS.c.uri))).scalars())
+
+
+async def test_direct_and_orm_writes_of_one_unit_commit_together(direct_site: Database) -> None:
+    """In either order: the ORM's connection is the one the direct statements write on."""
+    async with direct_site.writer() as session:
+        await session.execute(_ADD_BOARD, {"uri": "d1", "title": "D", "created_at": WHEN, "updated_at": WHEN})
+        session.add(Board(uri="o1", title="O", created_at=WHEN, updated_at=WHEN))
+        await session.flush()
+    async with direct_site.writer() as session:
+        session.add(Board(uri="o2", title="O", created_at=WHEN, updated_at=WHEN))
+        await session.flush()
+        await session.execute(_ADD_BOARD, {"uri": "d2", "title": "D", "created_at": WHEN, "updated_at": WHEN})
+    assert await _uris(direct_site) == ["d1", "d2", "o1", "o2"]
+
+
+async def test_a_unit_cancelled_after_a_direct_write_leaves_nothing_behind(direct_site: Database) -> None:
+    wrote = asyncio.Event()
+
+    async def interrupted() -> None:
+        async with direct_site.writer() as session:
+            await session.execute(_ADD_BOARD, {"uri": "gone", "title": "G", "created_at": WHEN, "updated_at": WHEN})
+            wrote.set()
+            await asyncio.sleep(60)  # the client goes away here
+
+    task = asyncio.create_task(interrupted())
+    await wrote.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with direct_site.writer() as session:  # the next unit starts a transaction of its own
+        await session.execute(_ADD_BOARD, {"uri": "next", "title": "N", "created_at": WHEN, "updated_at": WHEN})
+    assert await _uris(direct_site) == ["next"]

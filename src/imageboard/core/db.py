@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -20,15 +19,14 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
+from sqlalchemy.orm import DeclarativeBase
 
 from imageboard.core.errors import ServiceUnavailable
-from imageboard.core.sqlite_direct import DirectResult, DirectStatement, marked
-from imageboard.core.sqlite_direct import run as run_direct
+from imageboard.core.sqlite_direct import SqliteDirect, marked
 from imageboard.core.sqlite_inline import inline_connector, sqlite_connector
 
 log = logging.getLogger(__name__)
@@ -36,11 +34,8 @@ log = logging.getLogger(__name__)
 # Set for a request whose client wrote a moment ago: its reads go to the primary, so a
 # poster sees their own post even while the replicas have not caught up.
 read_from_primary: ContextVar[bool] = ContextVar("read_from_primary", default=False)
-# A SQLite write session's keys in its ``info``: the database's ``SqliteDirect``; set once
-# its transaction has begun on a connection; that connection's ``sqlite3`` connection.
+# A SQLite write session's key in its ``info``: the database's ``SqliteDirect``.
 _SQLITE_DIRECT = "imageboard_sqlite_direct"
-_BEGUN = "imageboard_begun"
-_WRITING = "imageboard_writing"
 
 # Stable constraint names so Alembic migrations read the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -60,99 +55,24 @@ class ReadSession(AsyncSession):
     """A session for queries only; may be bound to a read replica."""
 
 
-class SqliteDirect:
-    """What a SQLite write session needs for ``core.sqlite_direct``: the connection for the
-    reads it makes before its first write, and who measures the statements.
-
-    Those reads (the board, moderation's screen) run outside the write transaction, each on
-    the latest commit, as every statement does on PostgreSQL (READ COMMITTED): the write lock
-    is then taken by the first write, and other processes queue for it only while this one
-    writes. The connection is the database's, not a session's: a direct statement runs from
-    start to end without yielding to the event loop, so no two sessions use it at once."""
-
-    def __init__(self, connect: Callable[[], sqlite3.Connection], dialect: Dialect) -> None:
-        self._connect = connect
-        self._reader: sqlite3.Connection | None = None
-        self.dialect = dialect
-        # Set by observability: (engine label, SQL, seconds) for each statement run.
-        self.observe: Callable[[str, str, float], None] | None = None
-
-    def reader(self) -> sqlite3.Connection:
-        if self._reader is None:
-            reader = self._connect()
-            reader.execute("PRAGMA query_only=ON")
-            self._reader = reader
-        return self._reader
-
-    def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
-
-
-class _WriteSyncSession(Session):
-    pass
-
-
-@event.listens_for(_WriteSyncSession, "after_begin")
-def _began(session: Session, _transaction: Any, _connection: Any) -> None:
-    session.info[_BEGUN] = True
-
-
-@event.listens_for(_WriteSyncSession, "after_transaction_end")
-def _ended(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:  # the session's own, not a flush's or a savepoint's
-        session.info.pop(_BEGUN, None)
-        session.info.pop(_WRITING, None)
-
-
 class WriteSession(AsyncSession):
     """A session inside a write transaction on the primary. On SQLite, the statements marked
     with ``core.sqlite_direct.direct`` skip SQLAlchemy's execution (see that module), and
-    those that only read run outside the transaction until it has begun (``SqliteDirect``)."""
-
-    sync_session_class = _WriteSyncSession
+    those that only read run outside the transaction until it has begun."""
 
     if not TYPE_CHECKING:  # typed as AsyncSession.execute: a DirectResult offers the same reads
 
         async def execute(self, statement, params=None, **kwargs):
             found = marked(statement) if not kwargs else None
             if found is not None:
-                result = await self._run_direct(found, params or {})
-                if result is not None:
-                    return result
+                direct = self.info.get(_SQLITE_DIRECT)
+                if direct is not None and direct.enabled:
+                    if not self.sync_session._is_clean():
+                        await self.flush()  # as autoflush would: the statement must see pending rows
+                    result = await direct.run(found, params or {})
+                    if result is not None:
+                        return result
             return await super().execute(statement, params, **kwargs)
-
-    async def _run_direct(self, found: DirectStatement, params: Any) -> DirectResult | None:
-        direct: SqliteDirect | None = self.info.get(_SQLITE_DIRECT)
-        if direct is None:
-            return None
-        if not self.sync_session._is_clean():
-            await self.flush()  # as autoflush would: the statement must see the ORM's pending rows
-        keys = tuple(params[0] if isinstance(params, list) else params)
-        form = found.form(keys, direct.dialect)
-        if form is None:
-            return None
-        if form.reads and _BEGUN not in self.info:
-            connection, label = direct.reader(), "read"
-        else:
-            connection, label = self.info.get(_WRITING) or await self._writing(), "write"
-        started = time.perf_counter()
-        result = run_direct(connection, form, params, fall_back_if_busy=label == "read")
-        if direct.observe is not None and result is not None:
-            direct.observe(label, form.sql, time.perf_counter() - started)
-        return result
-
-    async def _writing(self) -> sqlite3.Connection:
-        """The transaction's own connection; the first call begins the transaction (BEGIN
-        IMMEDIATE, waiting for the write lock without blocking the event loop)."""
-        connection = await self.connection()
-        sync = connection.sync_connection
-        inline = sync.connection.driver_connection if sync is not None else None
-        assert inline is not None
-        native: sqlite3.Connection = inline.native
-        self.info[_WRITING] = native
-        return native
 
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
         self.info.setdefault("after_commit", []).append(callback)
@@ -190,10 +110,16 @@ def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
         # A write transaction that starts with a read and later writes cannot upgrade its
         # lock when another writer got there first (SQLITE_BUSY without waiting); taking the
         # write lock up front makes writers queue for it instead (core.sqlite_inline retries).
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Already begun when the unit of work's direct statements wrote first (core.sqlite_direct).
+        if not conn.connection.driver_connection.native.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, pool_size: int, max_overflow: int, writer: bool) -> AsyncEngine:
+def make_engine(
+    url: str, *, pool_size: int, max_overflow: int, writer: bool, sqlite_connect: Callable[[], Any] | None = None
+) -> AsyncEngine:
+    """``sqlite_connect``: the ``async_creator`` of a SQLite engine, instead of a connection of
+    its own each time (the writer's is the one ``core.sqlite_direct`` writes on)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -209,7 +135,7 @@ def make_engine(url: str, *, pool_size: int, max_overflow: int, writer: bool) ->
             max_overflow=0 if writer else max_overflow,
             pool_timeout=30,
             # On the loop's thread, not aiosqlite's: see core.sqlite_inline.
-            async_creator=inline_connector(connect_args, connect_params),
+            async_creator=sqlite_connect or inline_connector(connect_args, connect_params),
         )
         _sqlite_pragmas(engine, immediate=writer)
         return engine
@@ -258,7 +184,16 @@ class Database:
     ) -> None:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
-        self.write_engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow, writer=True)
+        self.sqlite_direct = _sqlite_direct(url)
+        self.write_engine = make_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            writer=True,
+            sqlite_connect=self.sqlite_direct.inline_writer if self.sqlite_direct is not None else None,
+        )
+        if self.sqlite_direct is not None:
+            self.sqlite_direct.engine = self.write_engine
         self.has_replica = bool(replica_url)
         self.read_engine = make_engine(replica_url or url, pool_size=pool_size, max_overflow=max_overflow, writer=False)
         # Primary reads for read-your-own-writes; without a replica the reader is the primary.
@@ -270,7 +205,6 @@ class Database:
         # Counts the write transactions this process committed: what a reader remembers is
         # good only while it is unchanged (see ``boards``' version memo).
         self.write_generation = 0
-        self.sqlite_direct = _sqlite_direct(url, self.write_engine)
         direct = {_SQLITE_DIRECT: self.sqlite_direct} if self.sqlite_direct is not None else {}
         self._writes = async_sessionmaker(self.write_engine, class_=WriteSession, expire_on_commit=False, info=direct)
         self._reads = async_sessionmaker(self.read_engine, class_=ReadSession, expire_on_commit=False)
@@ -284,11 +218,18 @@ class Database:
     async def writer(self) -> AsyncIterator[WriteSession]:
         """A unit of work: commits when the block ends without error, rolls back otherwise.
         Losing the database on the way raises :class:`ServiceUnavailable` (503)."""
+        direct = self.sqlite_direct
         try:
-            async with self._writes() as session, session.begin():
-                yield session
-                for callback in session.info.pop("before_commit", []):
-                    await callback()
+            if direct is not None and direct.enabled:
+                async with direct.unit_of_work(self._writes) as session:
+                    yield session
+                    for callback in session.info.pop("before_commit", []):
+                        await callback()
+            else:
+                async with self._writes() as session, session.begin():
+                    yield session
+                    for callback in session.info.pop("before_commit", []):
+                        await callback()
         except Exception as exc:
             _raise_if_unreachable(exc, writing=True)
             raise
@@ -336,12 +277,12 @@ class Database:
             await self.primary_read_engine.dispose()
 
 
-def _sqlite_direct(url: str, engine: AsyncEngine) -> SqliteDirect | None:
+def _sqlite_direct(url: str) -> SqliteDirect | None:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None  # PostgreSQL; or a database in memory, which a second connection cannot see
     args, params = parsed.get_dialect()().create_connect_args(parsed)
-    return SqliteDirect(sqlite_connector(args, params), engine.dialect)
+    return SqliteDirect(sqlite_connector(args, params))
 
 
 # SQLSTATE classes and codes that mean "the server is not there", not "the query is wrong":

@@ -19,17 +19,24 @@ of its transaction can be refused with SQLITE_BUSY; the wait for the lock stays 
 
 from __future__ import annotations
 
+import asyncio
 import operator
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar, cast
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-from imageboard.core.sqlite_inline import is_busy
+from imageboard.core.sqlite_inline import InlineConnection, is_busy, retrying_busy
+
+if TYPE_CHECKING:
+    from imageboard.core.db import WriteSession
 
 S = TypeVar("S", bound=ClauseElement)
 
@@ -223,3 +230,117 @@ def run(
             raise DBAPIError.instance(form.sql, one, error, sqlite3.Error) from error
         count += cursor.rowcount
     return DirectResult(rows, count)
+
+
+class SqliteDirect:
+    """A SQLite database's direct statements and the units of work that run them.
+
+    - The write engine's one connection is this object's ``writer``: its pool opens that
+      ``sqlite3`` connection (``inline_writer``), and direct statements run on it too, in the
+      same transaction. Only the pool opens it, since opening runs SQLAlchemy's set-up
+      (pragmas, a ROLLBACK) on it: each unit of work first makes sure the pool has.
+    - A unit of work (``unit_of_work``) holds the process's turn at it from start to end, as
+      the one-connection pool did. Its transaction is begun by its first write, directly or
+      through SQLAlchemy, whichever comes first (``core.db`` skips its BEGIN then), and is
+      committed here unless SQLAlchemy began it — a reply's unit never enters SQLAlchemy's
+      transaction machinery, which cost more than all its statements.
+    - Reads made before the first write run on ``reader``, outside the write transaction, each
+      on the latest commit, as every statement does on PostgreSQL (READ COMMITTED): other
+      processes queue for the write lock only while this one writes. A direct statement runs
+      from start to end without yielding to the event loop, so no two units use the reader
+      at once.
+    """
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        self._connect = connect
+        self._reader: sqlite3.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        self.turn = asyncio.Lock()
+        self.engine: AsyncEngine | None = None  # the write engine (``core.db.Database``)
+        self.enabled = True  # off: every statement goes through SQLAlchemy (tracing wants that)
+        # Set by observability: (engine label, SQL, seconds) for each statement run.
+        self.observe: Callable[[str, str, float], None] | None = None
+
+    def reader(self) -> sqlite3.Connection:
+        if self._reader is None:
+            reader = self._connect()
+            reader.execute("PRAGMA query_only=ON")
+            self._reader = reader
+        return self._reader
+
+    async def inline_writer(self) -> InlineConnection:
+        """The write engine's ``async_creator``."""
+        self._writer = self._connect()
+        return InlineConnection(self._writer)
+
+    async def _opened_writer(self) -> sqlite3.Connection:
+        if self._writer is None or _closed(self._writer):
+            assert self.engine is not None
+            async with self.engine.connect():
+                pass  # the pool opens it, and keeps it
+        assert self._writer is not None
+        return self._writer
+
+    async def run(self, found: DirectStatement, params: Any) -> DirectResult | None:
+        """``found`` with ``params``, or None when it must go through SQLAlchemy after all."""
+        writer = self._writer
+        if writer is None or self.engine is None:
+            return None  # outside a unit of work of this object's
+        keys = tuple(params[0] if isinstance(params, list) else params)
+        form = found.form(keys, self.engine.dialect)
+        if form is None:
+            return None
+        if form.reads and not writer.in_transaction:
+            connection, label = self.reader(), "read"
+        else:
+            if not writer.in_transaction:
+                await self._begin(writer)
+            connection, label = writer, "write"
+        started = time.perf_counter()
+        result = run(connection, form, params, fall_back_if_busy=label == "read")
+        if self.observe is not None and result is not None:
+            self.observe(label, form.sql, time.perf_counter() - started)
+        return result
+
+    async def _begin(self, writer: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE: the write lock, waited for without blocking the event loop (and
+        measured, as the engine's BEGIN is: the wait for the lock shows there)."""
+        started = time.perf_counter()
+        await retrying_busy(lambda: writer.execute("BEGIN IMMEDIATE"))
+        if self.observe is not None:
+            self.observe("write", "BEGIN IMMEDIATE", time.perf_counter() - started)
+
+    @asynccontextmanager
+    async def unit_of_work(self, make_session: Callable[[], WriteSession]) -> AsyncIterator[WriteSession]:
+        """``core.db.Database.writer`` on SQLite: commits when the block ends without error,
+        rolls back otherwise (cancellation included: the next unit must not inherit it)."""
+        async with self.turn:
+            writer = await self._opened_writer()
+            session = make_session()
+            try:
+                yield session
+                if session.sync_session.get_transaction() is not None:
+                    await session.commit()  # SQLAlchemy's (the ORM's rows flushed), and so ours
+                if writer.in_transaction:
+                    await retrying_busy(writer.commit)
+            except BaseException:
+                await session.rollback()
+                if not _closed(writer) and writer.in_transaction:
+                    writer.rollback()
+                raise
+            finally:
+                await session.close()
+
+    def close(self) -> None:
+        for connection in (self._reader, self._writer):
+            if connection is not None:
+                connection.close()
+        self._reader = self._writer = None
+
+
+def _closed(connection: sqlite3.Connection) -> bool:
+    try:
+        connection.total_changes  # noqa: B018  (raises once the connection is closed)
+    except sqlite3.ProgrammingError:
+        return True
+    return False

@@ -53,7 +53,7 @@ def is_busy(error: sqlite3.OperationalError) -> bool:
     return (code & 0xFF) == _SQLITE_BUSY and code != _SQLITE_BUSY_SNAPSHOT
 
 
-async def _retrying_busy(call: Callable[[], T]) -> T:
+async def retrying_busy(call: Callable[[], T]) -> T:
     """``call()``, again after a short sleep for as long as SQLite answers BUSY."""
     try:
         return call()
@@ -103,12 +103,12 @@ class InlineCursor:
         self._cursor.arraysize = value
 
     async def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> InlineCursor:
-        await _retrying_busy(lambda: self._cursor.execute(sql, parameters))
+        await retrying_busy(lambda: self._cursor.execute(sql, parameters))
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any] | dict[str, Any]]) -> InlineCursor:
         rows = list(parameters)  # a retry must see the same rows again
-        await _retrying_busy(lambda: self._cursor.executemany(sql, rows))
+        await retrying_busy(lambda: self._cursor.executemany(sql, rows))
         return self
 
     async def fetchone(self) -> Any:
@@ -161,7 +161,7 @@ class InlineConnection:
         return await self.cursor().executemany(sql, parameters)
 
     async def commit(self) -> None:
-        await _retrying_busy(self._conn.commit)
+        await retrying_busy(self._conn.commit)
 
     async def rollback(self) -> None:
         self._conn.rollback()

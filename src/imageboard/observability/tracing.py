@@ -23,6 +23,8 @@ import logging
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any, Protocol
 
+from imageboard.core.sqlite_direct import SqliteDirect
+
 __all__ = [
     "continue_trace",
     "current_trace_ids",
@@ -52,6 +54,9 @@ class TracingSettings(Protocol):
 class HasEngines(Protocol):
     @property
     def write_engine(self) -> Any: ...
+
+    @property
+    def sqlite_direct(self) -> SqliteDirect | None: ...
 
     @property
     def read_engine(self) -> Any: ...
@@ -115,6 +120,10 @@ def setup_tracing(
                 # engine events, which 2.1 keeps (tests/integration/observability checks the spans).
                 skip_dep_check=True,
             )
+        if database.sqlite_direct is not None:
+            # Statements run straight on SQLite would have no span: with tracing on, every
+            # statement goes through SQLAlchemy, at the cost the traces are there to show.
+            database.sqlite_direct.enabled = False
     if app is not None:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
