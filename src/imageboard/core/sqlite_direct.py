@@ -82,7 +82,7 @@ def _row_class(keys: tuple[str, ...]) -> type[DirectRow]:
 class _Form:
     """The statement compiled for one set of parameter names."""
 
-    __slots__ = ("binds", "processors", "reads", "row", "sql")
+    __slots__ = ("binds", "processed", "reads", "row", "sql")
 
     def __init__(self, compiled: SQLCompiler, dialect: Dialect) -> None:
         self.sql: str = compiled.string
@@ -101,8 +101,10 @@ class _Form:
         )
         columns = compiled._result_columns
         self.row: type[DirectRow] | None = _row_class(tuple(c.keyname for c in columns)) if columns else None
-        self.processors: tuple[Callable[[Any], Any] | None, ...] = tuple(
-            c.type._cached_result_processor(dialect, None) for c in columns
+        converters = [c.type._cached_result_processor(dialect, None) for c in columns]
+        # (index, processor) of the columns whose values SQLAlchemy would convert (times, flags).
+        self.processed: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
+            (index, convert) for index, convert in enumerate(converters) if convert is not None
         )
 
     def values(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -115,14 +117,18 @@ class _Form:
         return tuple(values)
 
     def rows(self, raw: list[tuple[Any, ...]]) -> list[DirectRow]:
-        row, processors = self.row, self.processors
+        row, processed = self.row, self.processed
         assert row is not None
-        if any(processors):
-            return [
-                row(value if process is None else process(value) for process, value in zip(processors, r, strict=True))
-                for r in raw
-            ]
-        return [row(r) for r in raw]
+        if not processed:
+            return [row(r) for r in raw]
+        rows = []
+        for r in raw:
+            values = list(r)
+            for index, process in processed:
+                if values[index] is not None:  # NULL stays None, as the processors leave it
+                    values[index] = process(values[index])
+            rows.append(row(values))
+        return rows
 
 
 class _Unsupported(Exception):
