@@ -228,7 +228,9 @@ async def test_direct_and_orm_writes_of_one_unit_commit_together(direct_site: Da
         session.add(Board(uri="o2", title="O", created_at=WHEN, updated_at=WHEN))
         await session.flush()
         await session.execute(_ADD_BOARD, {"uri": "d2", "title": "D", "created_at": WHEN, "updated_at": WHEN})
-    assert await _uris(direct_site) == ["d1", "d2", "o1", "o2"]
+    async with direct_site.writer() as session:  # an entity added, nothing else: flushed at commit
+        session.add(Board(uri="o3", title="O", created_at=WHEN, updated_at=WHEN))
+    assert await _uris(direct_site) == ["d1", "d2", "o1", "o2", "o3"]
 
 
 async def test_a_unit_cancelled_after_a_direct_write_leaves_nothing_behind(direct_site: Database) -> None:

@@ -12,9 +12,13 @@ exactly what SQLAlchemy would write and read (``tests/integration/test_sqlite_di
 
 Only statements the module defines once are marked: compiling is costly, and only a statement
 that comes back every time repays it. PostgreSQL runs them through SQLAlchemy as before.
-Why it is safe to call ``sqlite3`` synchronously here: the session's transaction began with
-``BEGIN IMMEDIATE`` (``core.db``), so this connection holds the write lock, and no statement
-of its transaction can be refused with SQLITE_BUSY; the wait for the lock stays asynchronous.
+
+``SqliteDirect`` runs SQLite's units of work (``core.db.Database.writer``): their transaction
+is begun and ended on ``sqlite3`` itself, and their reads before the first write run outside
+it. Why it is safe to call ``sqlite3`` synchronously on the event loop: a write runs once the
+unit's ``BEGIN IMMEDIATE`` holds the write lock, waited for asynchronously, so no statement of
+the transaction can be refused with SQLITE_BUSY; a read outside it never waits for a lock
+(WAL), and in the rare moment SQLite refuses one, it goes through SQLAlchemy, which waits.
 """
 
 from __future__ import annotations
@@ -323,19 +327,24 @@ class SqliteDirect:
         async with self.turn:
             writer = await self._opened_writer()
             session = make_session()
+            used = False  # whether SQLAlchemy's session began (an add or a statement of its own)
             try:
                 yield session
-                if session.sync_session.get_transaction() is not None:
+                used = session.sync_session.get_transaction() is not None
+                if used:
                     await session.commit()  # SQLAlchemy's (the ORM's rows flushed), and so ours
                 if writer.in_transaction:
                     await retrying_busy(writer.commit)
             except BaseException:
-                await session.rollback()
+                used = used or session.sync_session.get_transaction() is not None
+                if used:
+                    await session.rollback()
                 if not _closed(writer) and writer.in_transaction:
                     writer.rollback()
                 raise
             finally:
-                await session.close()
+                if used:  # a session that never began holds nothing to release
+                    await session.close()
 
     def close(self) -> None:
         for connection in (self._reader, self._writer):
