@@ -250,3 +250,20 @@ async def test_a_unit_cancelled_after_a_direct_write_leaves_nothing_behind(direc
     async with direct_site.writer() as session:  # the next unit starts a transaction of its own
         await session.execute(_ADD_BOARD, {"uri": "next", "title": "N", "created_at": WHEN, "updated_at": WHEN})
     assert await _uris(direct_site) == ["next"]
+
+
+async def test_a_table_readers_direct_statement_needs_no_pooled_connection(direct_site: Database) -> None:
+    """The public pages' reads: a marked statement runs on the reader connection, and reads
+    the latest commit; another statement checks a pooled connection out as before."""
+    async with direct_site.writer() as session:
+        await session.execute(_ADD_BOARD, {"uri": "r", "title": "R", "created_at": WHEN, "updated_at": WHEN})
+    pool = direct_site.read_engine.sync_engine.pool
+    async with direct_site.table_reader() as connection:
+        rows = (await connection.execute(_BOARD_URIS)).all()
+        assert connection.sync_connection is None  # nothing checked out
+        named = (await connection.execute(_BOARDS_NAMED, {"uris": ["r"]})).all()
+        assert connection.sync_connection is not None
+        assert pool.checkedout() == 1
+    assert pool.checkedout() == 0
+    assert [(row.uri, row.created_at) for row in rows] == [("r", WHEN)]
+    assert len(named) == 1

@@ -83,6 +83,29 @@ class WriteSession(AsyncSession):
         self.info.setdefault("before_commit", []).append(callback)
 
 
+class TableConnection(AsyncConnection):
+    """``Database.table_reader``'s connection on SQLite: a statement marked with
+    ``core.sqlite_direct.direct`` runs on the database's own reader connection, as a write
+    session's reads before its first write do; a pooled connection is checked out only for
+    another statement. Autocommit either way: each statement reads the latest commit."""
+
+    def __init__(self, engine: AsyncEngine, *, direct: SqliteDirect) -> None:
+        super().__init__(engine)
+        self.direct = direct
+
+    if not TYPE_CHECKING:  # typed as AsyncConnection.execute: a DirectResult offers the same reads
+
+        async def execute(self, statement, parameters=None, **kwargs):
+            found = marked(statement) if not kwargs else None
+            if found is not None:
+                result = self.direct.read(found, parameters or {})
+                if result is not None:
+                    return result
+            if self.sync_connection is None:
+                await self.start()
+            return await super().execute(statement, parameters, **kwargs)
+
+
 # What a query that runs table statements only (columns of tables, no entities) can be given:
 # any session, or the bare connection of ``Database.table_reader``.
 TableReads = ReadSession | WriteSession | AsyncSession | AsyncConnection
@@ -261,9 +284,18 @@ class Database:
         chosen as ``reader`` chooses. For the hottest pages: an ORM session's begin, commit and
         execution bookkeeping cost more than SQLite takes to answer a page's two queries."""
         engine = self.primary_read_engine if primary or read_from_primary.get() else self.read_engine
+        direct = self.sqlite_direct
         try:
-            async with engine.connect() as connection:
-                yield connection
+            if direct is not None and direct.enabled:
+                lazy = TableConnection(engine, direct=direct)
+                try:
+                    yield lazy
+                finally:
+                    if lazy.sync_connection is not None:
+                        await lazy.close()
+            else:
+                async with engine.connect() as connection:
+                    yield connection
         except Exception as exc:
             _raise_if_unreachable(exc, writing=False)
             raise

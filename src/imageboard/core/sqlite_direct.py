@@ -312,6 +312,20 @@ class SqliteDirect:
             self.observe(label, form.sql, time.perf_counter() - started)
         return result
 
+    def read(self, found: DirectStatement, params: Any) -> DirectResult | None:
+        """A read on ``reader`` (``core.db.TableConnection``), or None when it must go
+        through SQLAlchemy after all."""
+        if self.engine is None or not self.enabled:
+            return None
+        form = found.form(tuple(params), self.engine.dialect)
+        if form is None or not form.reads:
+            return None
+        started = time.perf_counter()
+        result = run(self.reader(), form, params, fall_back_if_busy=True)
+        if self.observe is not None and result is not None:
+            self.observe("read", form.sql, time.perf_counter() - started)
+        return result
+
     async def _begin(self, writer: sqlite3.Connection) -> None:
         """BEGIN IMMEDIATE: the write lock, waited for without blocking the event loop (and
         measured, as the engine's BEGIN is: the wait for the lock shows there)."""

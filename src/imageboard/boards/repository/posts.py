@@ -48,7 +48,7 @@ PostViews = list[tuple[int, PostView]]  # (post id, view)
 
 
 # Built once, as the thread page's other queries: see ``threads._BOARD_WITH_THREAD``.
-_THREAD_POST_VIEWS = (
+_THREAD_POST_VIEWS = direct(
     select(POSTS.c.id, POSTS.c.ip, *POST_VIEW_COLUMNS)
     .where(POSTS.c.thread_id == bindparam("thread_id"), POSTS.c.held.is_(False))
     .order_by(POSTS.c.no)
@@ -67,7 +67,7 @@ async def thread_post_views(session: TableReads, thread_id: int, uri: str, threa
 
 ID_BATCH = 1000
 # The thread page's posts when their rendered HTML may be at hand already: see PostStamp.
-_THREAD_POST_STAMPS = (
+_THREAD_POST_STAMPS = direct(
     select(POSTS.c.id, POSTS.c.no, POSTS.c.view_version, POSTS.c.ip)
     .where(POSTS.c.thread_id == bindparam("thread_id"), POSTS.c.held.is_(False))
     .order_by(POSTS.c.no)

@@ -112,7 +112,7 @@ async def _thread_states(session: TableReads, uri: str, query: Any) -> ThreadSta
 
 # Built once: the thread page's first query; a new statement object on every call costs
 # its cache key and the matching of its result columns to the cached compilation's.
-_BOARD_WITH_THREAD = (
+_BOARD_WITH_THREAD = direct(
     select(
         BOARDS,
         THREADS.c.id.label("thread_id"),
