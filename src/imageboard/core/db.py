@@ -242,17 +242,12 @@ class Database:
         """A unit of work: commits when the block ends without error, rolls back otherwise.
         Losing the database on the way raises :class:`ServiceUnavailable` (503)."""
         direct = self.sqlite_direct
+        unit = direct.unit_of_work(self._writes) if direct is not None and direct.enabled else self._session_unit()
         try:
-            if direct is not None and direct.enabled:
-                async with direct.unit_of_work(self._writes) as session:
-                    yield session
-                    for callback in session.info.pop("before_commit", []):
-                        await callback()
-            else:
-                async with self._writes() as session, session.begin():
-                    yield session
-                    for callback in session.info.pop("before_commit", []):
-                        await callback()
+            async with unit as session:
+                yield session
+                for callback in session.info.pop("before_commit", []):
+                    await callback()
         except Exception as exc:
             _raise_if_unreachable(exc, writing=True)
             raise
@@ -264,6 +259,12 @@ class Database:
                 await callback()
             except Exception:  # the data is committed; a failed notification must not undo the reply
                 log.exception("after-commit callback failed")
+
+    @asynccontextmanager
+    async def _session_unit(self) -> AsyncIterator[WriteSession]:
+        """A unit of work in SQLAlchemy's own transaction (PostgreSQL; SQLite with tracing on)."""
+        async with self._writes() as session, session.begin():
+            yield session
 
     @asynccontextmanager
     async def reader(self, *, primary: bool = False) -> AsyncIterator[ReadSession]:
