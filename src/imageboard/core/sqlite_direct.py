@@ -294,36 +294,33 @@ class SqliteDirect:
     async def run(self, found: DirectStatement, params: Any) -> DirectResult | None:
         """``found`` with ``params``, or None when it must go through SQLAlchemy after all."""
         writer = self._writer
-        if writer is None or self.engine is None:
-            return None  # outside a unit of work of this object's
-        keys = tuple(params[0] if isinstance(params, list) else params)
-        form = found.form(keys, self.engine.dialect)
-        if form is None:
-            return None
+        form = self._form(found, params)
+        if writer is None or form is None:
+            return None  # outside a unit of work of this object's, or not to run directly
         if form.reads and not writer.in_transaction:
-            connection, label = self.reader(), "read"
-        else:
-            if not writer.in_transaction:
-                await self._begin(writer)
-            connection, label = writer, "write"
-        started = time.perf_counter()
-        result = run(connection, form, params, fall_back_if_busy=label == "read")
-        if self.observe is not None and result is not None:
-            self.observe(label, form.sql, time.perf_counter() - started)
-        return result
+            return self._measured(self.reader(), "read", form, params)
+        if not writer.in_transaction:
+            await self._begin(writer)
+        return self._measured(writer, "write", form, params)
 
     def read(self, found: DirectStatement, params: Any) -> DirectResult | None:
         """A read on ``reader`` (``core.db.TableConnection``), or None when it must go
         through SQLAlchemy after all."""
-        if self.engine is None or not self.enabled:
-            return None
-        form = found.form(tuple(params), self.engine.dialect)
+        form = self._form(found, params) if self.enabled else None
         if form is None or not form.reads:
             return None
+        return self._measured(self.reader(), "read", form, params)
+
+    def _form(self, found: DirectStatement, params: Any) -> _Form | None:
+        if self.engine is None:
+            return None
+        return found.form(tuple(params[0] if isinstance(params, list) else params), self.engine.dialect)
+
+    def _measured(self, connection: sqlite3.Connection, label: str, form: _Form, params: Any) -> DirectResult | None:
         started = time.perf_counter()
-        result = run(self.reader(), form, params, fall_back_if_busy=True)
+        result = run(connection, form, params, fall_back_if_busy=label == "read")
         if self.observe is not None and result is not None:
-            self.observe("read", form.sql, time.perf_counter() - started)
+            self.observe(label, form.sql, time.perf_counter() - started)
         return result
 
     async def _begin(self, writer: sqlite3.Connection) -> None:
