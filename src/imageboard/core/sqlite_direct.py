@@ -254,11 +254,15 @@ class SqliteDirect:
       through SQLAlchemy, whichever comes first (``core.db`` skips its BEGIN then), and is
       committed here unless SQLAlchemy began it — a reply's unit never enters SQLAlchemy's
       transaction machinery, which cost more than all its statements.
-    - Reads made before the first write run on ``reader``, outside the write transaction, each
-      on the latest commit, as every statement does on PostgreSQL (READ COMMITTED): other
-      processes queue for the write lock only while this one writes. A direct statement runs
-      from start to end without yielding to the event loop, so no two units use the reader
-      at once.
+    - Reads made before the first write run on the writer connection in autocommit, outside
+      the write transaction, each on the latest commit, as every statement does on PostgreSQL
+      (READ COMMITTED): other processes queue for the write lock only while this one writes.
+      On the writer rather than ``reader``: any commit empties the page cache of every other
+      connection, so pages read on ``reader`` were read again for the writes that followed
+      (a reply read 3 pages from the file instead of 9.5, one process).
+    - ``reader`` serves the public pages' reads (``read``), which hold no turn. A direct
+      statement runs from start to end without yielding to the event loop, so no two of
+      them use it at once.
     """
 
     def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
@@ -298,7 +302,7 @@ class SqliteDirect:
         if writer is None or form is None:
             return None  # outside a unit of work of this object's, or not to run directly
         if form.reads and not writer.in_transaction:
-            return self._measured(self.reader(), "read", form, params)
+            return self._measured(writer, "read", form, params)
         if not writer.in_transaction:
             await self._begin(writer)
         return self._measured(writer, "write", form, params)

@@ -10,9 +10,9 @@ costs the loop less than handing them off does.
 
 The one thing that could block the loop for long is waiting for the write lock another
 process holds. The connection therefore never waits inside SQLite (busy timeout 0): a
-statement refused with SQLITE_BUSY is retried after an ``asyncio.sleep`` that grows from
-0.5 to 5 ms, for up to ``BUSY_TIMEOUT_SECONDS``, so other requests run while this one
-queues for the lock.
+statement refused with SQLITE_BUSY is retried after an ``asyncio.sleep`` of 0.1 to 0.3 ms
+(``FIRST_BACKOFF_SECONDS``), for up to ``BUSY_TIMEOUT_SECONDS``, so other requests run
+while this one queues for the lock.
 
 SQLAlchemy's aiosqlite dialect drives these objects unchanged (``async_creator``); they offer
 exactly the parts of aiosqlite's API it uses.
