@@ -44,6 +44,10 @@ if TYPE_CHECKING:
 
 S = TypeVar("S", bound=ClauseElement)
 
+# A unit of work that ends while others wait for the turn leaves its writes to be committed
+# with theirs (``SqliteDirect.unit_of_work``): at most this many units share one commit.
+MAX_SHARED_COMMIT = 16
+
 # Statements marked by ``direct``, by id (they live as long as the module that defines them).
 _MARKED: dict[int, DirectStatement] = {}
 _MISSING = object()
@@ -270,6 +274,10 @@ class SqliteDirect:
         self._reader: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
         self.turn = asyncio.Lock()
+        self._queued = 0  # units waiting for the turn
+        self._uncommitted: list[asyncio.Future[None]] = []  # units whose writes wait for a commit
+        self._left_over: set[asyncio.Task[None]] = set()
+        self._inline: InlineConnection | None = None
         self.engine: AsyncEngine | None = None  # the write engine (``core.db.Database``)
         self.enabled = True  # off: every statement goes through SQLAlchemy (tracing wants that)
         # Set by observability: (engine label, SQL, seconds) for each statement run.
@@ -285,7 +293,11 @@ class SqliteDirect:
     async def inline_writer(self) -> InlineConnection:
         """The write engine's ``async_creator``."""
         self._writer = self._connect()
-        return InlineConnection(self._writer)
+        # A unit that shares a commit writes inside a savepoint: the pages as they were before
+        # it (its statement journal) are kept in memory, not in a temporary file.
+        self._writer.execute("PRAGMA temp_store=MEMORY")
+        self._inline = InlineConnection(self._writer)
+        return self._inline
 
     async def _opened_writer(self) -> sqlite3.Connection:
         if self._writer is None or _closed(self._writer):
@@ -338,34 +350,137 @@ class SqliteDirect:
     @asynccontextmanager
     async def unit_of_work(self, make_session: Callable[[], WriteSession]) -> AsyncIterator[WriteSession]:
         """``core.db.Database.writer`` on SQLite: commits when the block ends without error,
-        rolls back otherwise (cancellation included: the next unit must not inherit it)."""
-        async with self.turn:
+        rolls back otherwise (cancellation included: the next unit must not inherit it).
+
+        Commits are shared: a unit whose block ends while others in this process wait for the
+        turn passes the turn on with its writes uncommitted, and returns once the last of
+        them commits all (or raises that commit's error). Every unit after the first writes
+        inside a savepoint, so one that fails undoes its own writes only. A reply's commit
+        wrote a dozen pages; shared, the pages they have in common (their board, the indexes'
+        and the search index's) are written once, and the other process waits for the lock
+        fewer times."""
+        await self._take_turn()
+        passed_on = False  # the turn handed to the next unit, these writes waiting for it
+        writer: sqlite3.Connection | None = None
+        try:
             writer = await self._opened_writer()
+            inline = self._inline
+            assert inline is not None
+            joined = writer.in_transaction  # earlier units' writes wait in it to be committed
+            if joined:
+                writer.execute("SAVEPOINT unit_of_work")
+            inline.transaction_held = True
             session = make_session()
-            used = False  # whether SQLAlchemy's session began (an add or a statement of its own)
             try:
                 yield session
-                used = session.sync_session.get_transaction() is not None
-                if used:
-                    await session.commit()  # SQLAlchemy's (the ORM's rows flushed), and so ours
-                if writer.in_transaction:
-                    await retrying_busy(writer.commit)
-            except BaseException:
-                used = used or session.sync_session.get_transaction() is not None
-                if used:
-                    await session.rollback()
-                if not _closed(writer) and writer.in_transaction:
-                    writer.rollback()
+                await _end_session(session, commit=True)  # its rows flushed; committed below
+                if joined:
+                    writer.execute("RELEASE unit_of_work")
+            except BaseException as error:
+                await _end_session(session, commit=False)
+                self._undo(writer, joined, error)
+                if self._uncommitted and not self._queued and writer.in_transaction:
+                    await self._commit(writer, quietly=True)  # the earlier units' writes
                 raise
-            finally:
-                if used:  # a session that never began holds nothing to release
-                    await session.close()
+            if writer.in_transaction:
+                if self._queued and len(self._uncommitted) < MAX_SHARED_COMMIT:
+                    committed = asyncio.get_running_loop().create_future()
+                    committed.add_done_callback(_retrieved)
+                    self._uncommitted.append(committed)
+                    passed_on = True
+                    self.turn.release()
+                    await asyncio.shield(committed)
+                else:
+                    await self._commit(writer)
+        finally:
+            if not passed_on:
+                if self._inline is not None:
+                    self._inline.transaction_held = writer is not None and _open(writer)
+                self.turn.release()
+
+    async def _take_turn(self) -> None:
+        self._queued += 1
+        try:
+            await self.turn.acquire()
+        except BaseException:
+            self._queued -= 1
+            if self._uncommitted and not self._queued and not self.turn.locked():
+                # The unit that passed the turn on counted on this one to commit its writes.
+                task = asyncio.get_running_loop().create_task(self._commit_left_over())
+                self._left_over.add(task)
+                task.add_done_callback(self._left_over.discard)
+            raise
+        self._queued -= 1
+
+    async def _commit_left_over(self) -> None:
+        async with self.turn:
+            writer = self._writer
+            if self._uncommitted and writer is not None and _open(writer):
+                await self._commit(writer, quietly=True)
+            if self._inline is not None:
+                self._inline.transaction_held = writer is not None and _open(writer)
+
+    async def _commit(self, writer: sqlite3.Connection, *, quietly: bool = False) -> None:
+        """Commit the writes of this unit and of those waiting for it. ``quietly``: on behalf
+        of the waiting units only, which are the ones told if it fails."""
+        waiting, self._uncommitted = self._uncommitted, []
+        try:
+            await retrying_busy(writer.commit)
+        except BaseException as error:
+            if _open(writer):
+                writer.rollback()
+            for committed in waiting:
+                committed.set_exception(error)
+            if not quietly:
+                raise
+            return
+        for committed in waiting:
+            committed.set_result(None)
+
+    def _undo(self, writer: sqlite3.Connection, joined: bool, error: BaseException) -> None:
+        """Roll back the failed unit's writes, and only them."""
+        if _open(writer):
+            if joined:
+                writer.execute("ROLLBACK TO unit_of_work")
+                writer.execute("RELEASE unit_of_work")
+            else:  # it began the transaction: nobody else's writes are in it
+                writer.rollback()
+        elif self._uncommitted:  # SQLite ended the transaction under them (a full disk, say)
+            waiting, self._uncommitted = self._uncommitted, []
+            for committed in waiting:
+                committed.set_exception(error)
 
     def close(self) -> None:
+        waiting, self._uncommitted = self._uncommitted, []
+        for committed in waiting:
+            committed.set_exception(RuntimeError("the database was closed before this write was committed"))
         for connection in (self._reader, self._writer):
             if connection is not None:
                 connection.close()
         self._reader = self._writer = None
+
+
+def _open(connection: sqlite3.Connection) -> bool:
+    """Whether the connection is open with a transaction in progress."""
+    return not _closed(connection) and connection.in_transaction
+
+
+async def _end_session(session: WriteSession, *, commit: bool) -> None:
+    """Commit or roll back SQLAlchemy's session, if it began (an add or a statement of its
+    own), and release it: its rows are flushed, and the transaction itself is left to the
+    unit of work (``InlineConnection.transaction_held``)."""
+    if session.sync_session.get_transaction() is None:
+        return  # never began: nothing to flush or release
+    try:
+        await (session.commit() if commit else session.rollback())
+    finally:
+        await session.close()
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    """Mark a shared commit's error as seen, should its unit have been cancelled meanwhile."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _closed(connection: sqlite3.Connection) -> bool:

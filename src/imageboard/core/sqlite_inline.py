@@ -143,6 +143,9 @@ class InlineConnection:
         self._conn = connection
         self._connection: sqlite3.Connection | None = connection  # None once closed, as aiosqlite
         self._tx = _Immediately()
+        # Set while ``core.sqlite_direct`` ends the transaction itself: SQLAlchemy's commit and
+        # rollback (and its pool's reset) then leave it alone.
+        self.transaction_held = False
 
     @property
     def native(self) -> sqlite3.Connection:
@@ -163,10 +166,12 @@ class InlineConnection:
         return await self.cursor().executemany(sql, parameters)
 
     async def commit(self) -> None:
-        await retrying_busy(self._conn.commit)
+        if not self.transaction_held:
+            await retrying_busy(self._conn.commit)
 
     async def rollback(self) -> None:
-        self._conn.rollback()
+        if not self.transaction_held:
+            self._conn.rollback()
 
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         self._conn.create_function(*args, **kwargs)
