@@ -110,7 +110,9 @@ class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (
         UniqueConstraint("board_id", "no"),
-        Index("ix_posts_thread_no", "thread_id", "no"),
+        # A thread's posts in order. Held, view version and address too, so that the thread
+        # page's stamps (``repository.thread_post_stamps``) read the index alone (migration 0016).
+        Index("ix_posts_thread_no", "thread_id", "no", "held", "view_version", "ip"),
         # Opening posts of many threads at once (index pages, catalog, overboard). The
         # predicates are what SQLAlchemy renders for a bare ``Post.is_op`` on each database: a
         # planner uses a partial index only when the query implies its WHERE (migration 0015).
