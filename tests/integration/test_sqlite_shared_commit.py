@@ -1,4 +1,4 @@
-"""SQLite's units of work share a commit (``core.sqlite_direct.SqliteDirect.unit_of_work``):
+"""SQLite's units of work share a commit (``core.sqlite_writer.SqliteDirect.unit_of_work``):
 a unit that ends while another in the process waits for the turn leaves its writes to be
 committed with the next one's, and returns once they are. Each keeps its own outcome."""
 

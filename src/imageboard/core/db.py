@@ -26,8 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.orm import DeclarativeBase
 
 from imageboard.core.errors import ServiceUnavailable
-from imageboard.core.sqlite_direct import SqliteDirect, marked
+from imageboard.core.sqlite_direct import marked
 from imageboard.core.sqlite_inline import inline_connector, sqlite_connector
+from imageboard.core.sqlite_writer import SqliteDirect
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from imageboard.core.sqlite_direct import SqliteDirect
+from imageboard.core.sqlite_writer import SqliteDirect
 from imageboard.observability.metrics import (
     DB_POOL_CAPACITY,
     DB_POOL_CHECKED_OUT,

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from fastapi import APIRouter
 from starlette.responses import JSONResponse, Response
 
-from imageboard.core.sqlite_direct import SqliteDirect
+from imageboard.core.sqlite_writer import SqliteDirect
 from imageboard.observability.metrics import CONTENT_TYPE, render, scrape_time_families
 
 __all__ = [

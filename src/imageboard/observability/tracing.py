@@ -23,7 +23,7 @@ import logging
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any, Protocol
 
-from imageboard.core.sqlite_direct import SqliteDirect
+from imageboard.core.sqlite_writer import SqliteDirect
 
 __all__ = [
     "continue_trace",
