@@ -86,8 +86,8 @@ class WriteSession(AsyncSession):
 
 class TableConnection(AsyncConnection):
     """``Database.table_reader``'s connection on SQLite: a statement marked with
-    ``core.sqlite_direct.direct`` runs on the database's own reader connection, as a write
-    session's reads before its first write do; a pooled connection is checked out only for
+    ``core.sqlite_direct.direct`` runs on the database's own reader connection
+    (``SqliteDirect.read``); a pooled connection is checked out only for
     another statement. Autocommit either way: each statement reads the latest commit."""
 
     def __init__(self, engine: AsyncEngine, *, direct: SqliteDirect) -> None:
@@ -134,7 +134,7 @@ def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
         # A write transaction that starts with a read and later writes cannot upgrade its
         # lock when another writer got there first (SQLITE_BUSY without waiting); taking the
         # write lock up front makes writers queue for it instead (core.sqlite_inline retries).
-        # Already begun when the unit of work's direct statements wrote first (core.sqlite_direct).
+        # Already begun when the unit of work's direct statements wrote first (core.sqlite_writer).
         if not conn.connection.driver_connection.native.in_transaction:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -143,7 +143,7 @@ def make_engine(
     url: str, *, pool_size: int, max_overflow: int, writer: bool, sqlite_connect: Callable[[], Any] | None = None
 ) -> AsyncEngine:
     """``sqlite_connect``: the ``async_creator`` of a SQLite engine, instead of a connection of
-    its own each time (the writer's is the one ``core.sqlite_direct`` writes on)."""
+    its own each time (the writer's is the one ``core.sqlite_writer`` writes on)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

@@ -143,13 +143,13 @@ class InlineConnection:
         self._conn = connection
         self._connection: sqlite3.Connection | None = connection  # None once closed, as aiosqlite
         self._tx = _Immediately()
-        # Set while ``core.sqlite_direct`` ends the transaction itself: SQLAlchemy's commit and
+        # Set while ``core.sqlite_writer`` ends the transaction itself: SQLAlchemy's commit and
         # rollback (and its pool's reset) then leave it alone.
         self.transaction_held = False
 
     @property
     def native(self) -> sqlite3.Connection:
-        """The ``sqlite3`` connection itself, for ``core.sqlite_direct``."""
+        """The ``sqlite3`` connection itself, for ``core.sqlite_writer``."""
         return self._conn
 
     @property
